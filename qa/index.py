@@ -1,0 +1,624 @@
+"""The index directory: an article and chunk store (SQLite), dense vectors (FAISS) and a BM25
+lexical index (bm25s), switched atomically as a whole. See docs/index-format.md."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+import numpy as np
+
+from qa.chunk import ChunkSettings, chunk_article
+from qa.errors import IndexFormatError, IndexMissingError, InputError, ModelError, QAError
+from qa.ingest import Skipped, load_articles
+from qa.lexical import tokenize
+from qa.models import Article, Chunk, Sentence
+
+if TYPE_CHECKING:
+    from embeddings import Encoder
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+DEFAULT_INDEX_DIR = ".qa-index"
+CURRENT_FILE = "CURRENT"
+LOCK_FILE = ".lock"
+MANIFEST = "manifest.json"
+STORE = "store.sqlite"
+VECTORS = "vectors.faiss"
+BM25_DIR = "bm25"
+TERMS = "terms.json"
+EMBED_BATCH = 64
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """What an ``index`` run did."""
+
+    index_dir: str
+    added: int
+    updated: int
+    unchanged: int
+    removed: int
+    skipped: tuple[Skipped, ...]
+    articles: int
+    chunks: int
+    embedded_chunks: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What ``info`` shows about an index."""
+
+    index_dir: str
+    manifest: dict[str, Any]
+    articles: int
+    chunks: int
+    first_date: str | None
+    last_date: str | None
+    sources: tuple[tuple[str, int], ...]
+    size_bytes: int
+    files: dict[str, int] = field(default_factory=dict)
+
+
+def embedding_text(article: Article, chunk: Chunk) -> str:
+    """The text that is embedded and BM25-indexed for a chunk: its article's title gives context."""
+    title = (article.title or "").strip()
+    if title and title not in chunk.text:
+        return f"{title}\n{chunk.text}"
+    return chunk.text
+
+
+# ---------------------------------------------------------------------------------------------
+# Building
+
+
+def build_index(
+    paths: Sequence[str | Path],
+    index_dir: str | Path,
+    *,
+    model: str | None = None,
+    settings: ChunkSettings = ChunkSettings(),
+    rebuild: bool = False,
+    prune: bool = True,
+    show_progress: bool = False,
+    encoder: Encoder | None = None,
+) -> IndexReport:
+    """Index the articles under ``paths`` into ``index_dir``, keeping what is already indexed.
+
+    Articles already in the index with the same content are not embedded again; with ``prune``,
+    articles that came from a folder given here but whose files are gone are removed. The new
+    index is written beside the old one and switched in atomically, so a failed or killed run
+    leaves the previous index answering as before.
+    """
+    started = time.monotonic()
+    root = Path(index_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    with _writer_lock(root):
+        previous = None if rebuild else _open_existing(root)
+        model_name = _resolve_model_name(model, previous)
+        ingested = load_articles(paths)
+        if not ingested.articles:
+            where = ", ".join(str(p) for p in paths)
+            detail = f" ({len(ingested.skipped)} files skipped)" if ingested.skipped else ""
+            raise InputError(f"no articles found in {where}{detail}")
+
+        old_articles = previous.all_articles() if previous else {}
+        new_articles = {a.id: a for a in ingested.articles}
+        removed = _pruned_ids(old_articles, new_articles, paths) if prune else set()
+        merged = {i: a for i, a in old_articles.items() if i not in removed and i not in new_articles}
+        merged.update(new_articles)
+        added = sum(1 for i in new_articles if i not in old_articles)
+        unchanged = sum(
+            1 for i, a in new_articles.items()
+            if i in old_articles and old_articles[i].content_hash == a.content_hash
+        )
+        updated = len(new_articles) - added - unchanged
+
+        encoder = encoder or _load_encoder(model_name)
+        generation = _write_generation(
+            root, list(merged.values()), encoder, settings, previous, show_progress
+        )
+        _switch_to(root, generation)
+        if previous:
+            previous.close()
+        _remove_stale_generations(root, keep=generation.name)
+    return IndexReport(
+        index_dir=str(root),
+        added=added,
+        updated=updated,
+        unchanged=unchanged,
+        removed=len(removed),
+        skipped=ingested.skipped,
+        articles=len(merged),
+        chunks=generation.chunk_count,
+        embedded_chunks=generation.embedded,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _resolve_model_name(model: str | None, previous: Index | None) -> str:
+    from embeddings import DEFAULT_MODEL
+
+    if previous is None:
+        return model or DEFAULT_MODEL
+    indexed_with = previous.manifest["model"]
+    if model and model != indexed_with:
+        raise IndexFormatError(
+            f"the index at {previous.root} was built with model {indexed_with!r}, not {model!r}; "
+            f"to switch models rebuild it: qa index --rebuild --model {model} ARTICLES"
+        )
+    return indexed_with
+
+
+def _pruned_ids(
+    old: dict[str, Article], new: dict[str, Article], paths: Sequence[str | Path]
+) -> set[str]:
+    """Ids of indexed articles whose file lies under a folder indexed now but was not found."""
+    folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+    gone = set()
+    for article_id, article in old.items():
+        if article_id in new or not article.path:
+            continue
+        location = Path(article.path).resolve()
+        if any(location.is_relative_to(folder) for folder in folders):
+            gone.add(article_id)
+    return gone
+
+
+@dataclass
+class _Generation:
+    name: str
+    chunk_count: int
+    embedded: int
+
+
+def _write_generation(
+    root: Path,
+    articles: list[Article],
+    encoder: Encoder,
+    settings: ChunkSettings,
+    previous: Index | None,
+    show_progress: bool,
+) -> _Generation:
+    import faiss
+
+    import bm25s
+
+    name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
+    final_dir = root / name
+    work_dir = root / f"{name}.partial"
+    work_dir.mkdir()
+    try:
+        articles.sort(key=lambda a: a.id)
+        reusable = (
+            previous.vectors_by_embed_hash()
+            if previous and _same_model(previous.manifest, encoder)
+            else {}
+        )
+        store = sqlite3.connect(work_dir / STORE)
+        _create_schema(store)
+        vectors = faiss.IndexFlatIP(encoder.dimension)
+        lexical_corpus: list[list[str]] = []
+        document_frequency: dict[str, int] = {}
+        pending: list[str] = []  # chunk texts waiting to be embedded, in row order
+        staged: list[np.ndarray] = []  # vectors in row order, not yet added to FAISS
+        row = 0
+        embedded = 0
+        progress = _progress(show_progress, unit="chunk", desc="indexing")
+
+        def flush() -> None:
+            nonlocal embedded
+            if pending:
+                staged.append(encoder.encode(pending, batch_size=32))
+                embedded += len(pending)
+                pending.clear()
+
+        for article in articles:
+            _insert_article(store, article)
+            for chunk in chunk_article(article, settings):
+                text = embedding_text(article, chunk)
+                embed_hash = hashlib.sha1(text.encode()).hexdigest()
+                _insert_chunk(store, row, chunk, embed_hash)
+                terms = tokenize(text)
+                lexical_corpus.append(terms)
+                for term in set(terms):
+                    document_frequency[term] = document_frequency.get(term, 0) + 1
+                known = reusable.get(embed_hash)
+                if known is not None:
+                    flush()
+                    staged.append(known[None, :])
+                else:
+                    pending.append(text)
+                    if len(pending) >= EMBED_BATCH:
+                        flush()
+                row += 1
+                if len(staged) >= 16:
+                    buffer = np.vstack(staged)
+                    vectors.add(buffer)
+                    progress.update(len(buffer))
+                    staged.clear()
+        flush()
+        if staged:
+            buffer = np.vstack(staged)
+            vectors.add(buffer)
+            progress.update(len(buffer))
+        progress.close()
+        if vectors.ntotal != row:
+            raise QAError(f"internal error: {vectors.ntotal} vectors for {row} chunks")
+        store.commit()
+        store.close()
+        faiss.write_index(vectors, str(work_dir / VECTORS))
+        retriever = bm25s.BM25()
+        retriever.index(lexical_corpus or [[]], show_progress=False)
+        retriever.save(str(work_dir / BM25_DIR), show_progress=False)
+        (work_dir / TERMS).write_text(json.dumps(document_frequency, separators=(",", ":")))
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "model": encoder.name,
+            "dimension": encoder.dimension,
+            "backend": "torch" if encoder.name != "hashing" else "hashing",
+            "chunker": settings.as_dict(),
+            "articles": len(articles),
+            "chunks": row,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "qa_version": _qa_version(),
+        }
+        (work_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        _fsync_tree(work_dir)
+        os.rename(work_dir, final_dir)
+        _fsync_dir(root)
+    except BaseException:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        raise
+    return _Generation(name=name, chunk_count=row, embedded=embedded)
+
+
+def _same_model(manifest: dict[str, Any], encoder: Encoder) -> bool:
+    return manifest.get("model") == encoder.name and manifest.get("dimension") == encoder.dimension
+
+
+def _create_schema(store: sqlite3.Connection) -> None:
+    store.executescript(
+        """
+        CREATE TABLE articles (
+            id TEXT PRIMARY KEY, path TEXT, url TEXT, title TEXT, date TEXT, source TEXT,
+            byline TEXT, content_hash TEXT NOT NULL, text TEXT NOT NULL,
+            line_starts TEXT NOT NULL, line_numbers TEXT NOT NULL
+        );
+        CREATE TABLE chunks (
+            row INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, article_id TEXT NOT NULL,
+            ordinal INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+            sentences TEXT NOT NULL, embed_hash TEXT NOT NULL
+        );
+        CREATE INDEX chunks_by_article ON chunks(article_id, ordinal);
+        """
+    )
+
+
+def _insert_article(store: sqlite3.Connection, a: Article) -> None:
+    store.execute(
+        "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (a.id, a.path, a.url, a.title, a.date, a.source, a.byline, a.content_hash, a.text,
+         json.dumps(a.line_starts), json.dumps(a.line_numbers)),
+    )
+
+
+def _insert_chunk(store: sqlite3.Connection, row: int, c: Chunk, embed_hash: str) -> None:
+    store.execute(
+        "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?)",
+        (row, c.id, c.article_id, c.ordinal, c.start, c.end,
+         json.dumps([[s.start, s.end] for s in c.sentences]), embed_hash),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Atomic switch, lock, cleanup
+
+
+@contextlib.contextmanager
+def _writer_lock(root: Path) -> Iterator[None]:
+    """One writer per index directory: a second ``index`` run fails at once with a clear line."""
+    handle = open(root / LOCK_FILE, "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise QAError(
+                f"another qa process is updating the index at {root}; wait for it to finish"
+            ) from None
+        yield
+    finally:
+        handle.close()
+
+
+def _switch_to(root: Path, generation: _Generation) -> None:
+    """Point CURRENT at the new generation with one atomic rename."""
+    temporary = root / f"{CURRENT_FILE}.{os.getpid()}.tmp"
+    with open(temporary, "w") as handle:
+        handle.write(generation.name + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, root / CURRENT_FILE)
+    _fsync_dir(root)
+
+
+def _remove_stale_generations(root: Path, keep: str) -> None:
+    for entry in root.iterdir():
+        if entry.is_dir() and entry.name.startswith("gen-") and entry.name != keep:
+            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name.startswith(f"{CURRENT_FILE}.") and entry.name.endswith(".tmp"):
+            entry.unlink(missing_ok=True)
+
+
+def _fsync_tree(directory: Path) -> None:
+    for path in directory.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    _fsync_dir(directory)
+
+
+def _fsync_dir(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _progress(show: bool, unit: str, desc: str, total: int | None = None):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, desc=desc, disable=not show, dynamic_ncols=True,
+                leave=False)
+
+
+def _load_encoder(name: str) -> Encoder:
+    from embeddings import EmbeddingError, load_encoder
+
+    try:
+        return load_encoder(name)
+    except EmbeddingError as exc:
+        raise ModelError(str(exc)) from exc
+
+
+def _qa_version() -> str:
+    from qa import __version__
+
+    return __version__
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+class Index:
+    """An opened index generation: read-only access to articles, chunks, vectors and BM25."""
+
+    def __init__(self, root: Path, generation: Path, manifest: dict[str, Any]) -> None:
+        self.root = root
+        self.generation = generation
+        self.manifest = manifest
+        try:
+            self._store = sqlite3.connect(
+                f"file:{generation / STORE}?mode=ro", uri=True, check_same_thread=False
+            )
+            self._store.execute("SELECT count(*) FROM chunks").fetchone()
+        except sqlite3.Error as exc:
+            raise _corrupt(root, f"its store is unreadable ({exc})") from exc
+        self._vectors: Any = None
+        self._bm25: Any = None
+        self._encoder: Encoder | None = None
+        self._articles: dict[str, Article] = {}
+        self._document_frequency: dict[str, int] | None = None
+
+    @classmethod
+    def open(cls, index_dir: str | Path) -> Index:
+        """Open the current generation of the index at ``index_dir``."""
+        root = Path(index_dir)
+        index = _open_existing(root)
+        if index is None:
+            raise IndexMissingError(
+                f"no index at {root}: build one with: qa index ARTICLES_DIR --index {root}"
+            )
+        return index
+
+    def close(self) -> None:
+        self._store.close()
+
+    # -- store
+
+    @property
+    def chunk_count(self) -> int:
+        return int(self.manifest["chunks"])
+
+    def article(self, article_id: str) -> Article:
+        cached = self._articles.get(article_id)
+        if cached is None:
+            row = self._store.execute(
+                "SELECT * FROM articles WHERE id = ?", (article_id,)
+            ).fetchone()
+            if row is None:
+                raise InputError(f"no article with id {article_id!r} in the index")
+            cached = self._articles[article_id] = _article_from_row(row)
+        return cached
+
+    def all_articles(self) -> dict[str, Article]:
+        rows = self._store.execute("SELECT * FROM articles").fetchall()
+        return {row[0]: _article_from_row(row) for row in rows}
+
+    def chunks(self, rows: Sequence[int]) -> list[Chunk]:
+        """The chunks stored at these vector rows, in the same order."""
+        if not rows:
+            return []
+        marks = ",".join("?" * len(rows))
+        found = {
+            r[0]: r
+            for r in self._store.execute(
+                f'SELECT row, id, article_id, ordinal, start, "end", sentences FROM chunks '
+                f"WHERE row IN ({marks})",
+                list(map(int, rows)),
+            )
+        }
+        chunks = []
+        for row in rows:
+            r = found[int(row)]
+            article = self.article(r[2])
+            sentences = tuple(Sentence(s, e) for s, e in json.loads(r[6]))
+            chunks.append(Chunk(r[1], r[2], r[3], r[4], r[5], article.text[r[4] : r[5]], sentences))
+        return chunks
+
+    def article_chunks(self, article_id: str) -> list[Chunk]:
+        rows = [r[0] for r in self._store.execute(
+            "SELECT row FROM chunks WHERE article_id = ? ORDER BY ordinal", (article_id,))]
+        return self.chunks(rows)
+
+    def stats(self) -> tuple[int, int, str | None, str | None, list[tuple[str, int]]]:
+        articles, first, last = self._store.execute(
+            "SELECT count(*), min(date), max(date) FROM articles"
+        ).fetchone()
+        chunks = self._store.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        sources = self._store.execute(
+            "SELECT source, count(*) FROM articles WHERE source IS NOT NULL "
+            "GROUP BY source ORDER BY count(*) DESC, source"
+        ).fetchall()
+        return articles, chunks, first, last, [(s, n) for s, n in sources]
+
+    def vectors_by_embed_hash(self) -> dict[str, np.ndarray]:
+        """Stored vectors keyed by the hash of the text they embed, for reuse on re-index."""
+        vectors = self.vectors
+        rows = self._store.execute("SELECT row, embed_hash FROM chunks ORDER BY row").fetchall()
+        if not rows:
+            return {}
+        matrix = vectors.reconstruct_n(0, vectors.ntotal)
+        return {h: matrix[r] for r, h in rows}
+
+    # -- search structures
+
+    @property
+    def vectors(self) -> Any:
+        if self._vectors is None:
+            import faiss
+
+            try:
+                self._vectors = faiss.read_index(str(self.generation / VECTORS))
+            except RuntimeError as exc:
+                raise _corrupt(self.root, "its vector file is unreadable") from exc
+            if self._vectors.ntotal != self.chunk_count:
+                raise _corrupt(self.root, "its vector file does not match its chunk store")
+        return self._vectors
+
+    @property
+    def bm25(self) -> Any:
+        if self._bm25 is None:
+            import bm25s
+
+            try:
+                self._bm25 = bm25s.BM25.load(
+                    str(self.generation / BM25_DIR), mmap=False, load_corpus=False,
+                    show_progress=False,
+                )
+            except Exception as exc:  # numpy/json errors from a damaged file
+                raise _corrupt(self.root, "its BM25 index is unreadable") from exc
+        return self._bm25
+
+    @property
+    def document_frequency(self) -> dict[str, int]:
+        """How many chunks contain each index term (for weighting the question's words)."""
+        if self._document_frequency is None:
+            try:
+                self._document_frequency = json.loads((self.generation / TERMS).read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                raise _corrupt(self.root, "its term table is unreadable") from exc
+        return self._document_frequency
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            self._encoder = _load_encoder(self.manifest["model"])
+            if self._encoder.dimension != self.manifest["dimension"]:
+                raise _corrupt(self.root, "its model gives vectors of another dimension")
+        return self._encoder
+
+    def use_encoder(self, encoder: Encoder) -> None:
+        """Use an already loaded encoder (it must be the index's model)."""
+        if encoder.name != self.manifest["model"]:
+            raise IndexFormatError(
+                f"the index at {self.root} was built with {self.manifest['model']!r}, "
+                f"not {encoder.name!r}"
+            )
+        self._encoder = encoder
+
+    def size_on_disk(self) -> dict[str, int]:
+        sizes: dict[str, int] = {}
+        for path in self.generation.rglob("*"):
+            if path.is_file():
+                top = path.relative_to(self.generation).parts[0]
+                sizes[top] = sizes.get(top, 0) + path.stat().st_size
+        return sizes
+
+
+def _open_existing(root: Path) -> Index | None:
+    current = root / CURRENT_FILE
+    if not current.exists():
+        return None
+    name = current.read_text().strip()
+    generation = root / name
+    manifest_path = generation / MANIFEST
+    if not name or not manifest_path.is_file():
+        raise _corrupt(root, "its CURRENT file points at a missing generation")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise _corrupt(root, "its manifest is unreadable") from exc
+    version = manifest.get("format_version") if isinstance(manifest, dict) else None
+    if not isinstance(version, int):
+        raise _corrupt(root, "its manifest has no format version")
+    if version > FORMAT_VERSION:
+        raise IndexFormatError(
+            f"the index at {root} has format {version}, newer than this qa reads "
+            f"({FORMAT_VERSION}): upgrade qa, or rebuild it: qa index --rebuild ARTICLES --index {root}"
+        )
+    return Index(root, generation, manifest)
+
+
+def _corrupt(root: Path, why: str) -> IndexFormatError:
+    return IndexFormatError(
+        f"the index at {root} is damaged: {why}; rebuild it: qa index --rebuild ARTICLES --index {root}"
+    )
+
+
+def _article_from_row(row: Sequence[Any]) -> Article:
+    return Article(
+        id=row[0], path=row[1], url=row[2], title=row[3], date=row[4], source=row[5],
+        byline=row[6], content_hash=row[7], text=row[8],
+        line_starts=tuple(json.loads(row[9])), line_numbers=tuple(json.loads(row[10])),
+    )
+
+
+def index_info(index_dir: str | Path) -> IndexInfo:
+    """Counts, model, date range, sources and size of the index at ``index_dir``."""
+    index = Index.open(index_dir)
+    try:
+        articles, chunks, first, last, sources = index.stats()
+        files = index.size_on_disk()
+        return IndexInfo(
+            index_dir=str(index.root), manifest=index.manifest, articles=articles, chunks=chunks,
+            first_date=first, last_date=last, sources=tuple(sources),
+            size_bytes=sum(files.values()), files=files,
+        )
+    finally:
+        index.close()

@@ -1,0 +1,97 @@
+"""Frozen records that flow between the pipeline stages.
+
+Invariants that make quotes verbatim by construction:
+``article.text[chunk.start:chunk.end] == chunk.text`` and
+``article.text[quote.start:quote.end] == quote.text``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Article:
+    """One cleaned news article.
+
+    ``text`` is the cleaned article text that every offset refers to. ``line_starts`` and
+    ``line_numbers`` map it back to the source file: the text from offset ``line_starts[i]`` on
+    came from line ``line_numbers[i]`` (1-based) of ``path``.
+    """
+
+    id: str
+    text: str
+    title: str | None = None
+    url: str | None = None
+    path: str | None = None
+    date: str | None = None  # ISO YYYY-MM-DD
+    source: str | None = None  # outlet or site name
+    byline: str | None = None
+    content_hash: str = ""
+    line_starts: tuple[int, ...] = ()
+    line_numbers: tuple[int, ...] = ()
+
+    def line_at(self, offset: int) -> int | None:
+        """The 1-based line of the source file that holds ``text[offset]``, when known."""
+        from bisect import bisect_right
+
+        i = bisect_right(self.line_starts, offset) - 1
+        if i < 0 or not self.line_numbers:
+            return None
+        return self.line_numbers[i]
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of an article, by offsets into ``Article.text``."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A few consecutive sentences of an article: the unit that is embedded and searched."""
+
+    id: str
+    article_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    sentences: tuple[Sentence, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its fused score and the signals that produced it."""
+
+    chunk: Chunk
+    article: Article
+    score: float
+    dense_score: float | None = None
+    lexical_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Quote:
+    """Consecutive sentences quoted verbatim from an article: ``article.text[start:end] == text``."""
+
+    rank: int
+    text: str
+    score: float
+    article: Article
+    start: int
+    end: int
+    line: int | None
+    chunk_id: str
+    matched_terms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What ``ask`` returns: quotes best first, and whether they answer the question."""
+
+    question: str
+    answered: bool
+    quotes: tuple[Quote, ...]

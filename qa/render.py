@@ -1,0 +1,86 @@
+"""Turn answers and index facts into terminal output (rich) or JSON. Only this module and the
+CLI know about rich; article text is stripped of control characters before it reaches a screen."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from qa.lexical import term_spans
+from qa.models import Answer, Article, Quote
+
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe_text(text: str) -> str:
+    """``text`` without terminal escape sequences or control characters (newlines and tabs kept)."""
+    return _CONTROL.sub("", text)
+
+
+def answer_as_dict(answer: Answer) -> dict[str, Any]:
+    """The ``--json`` contract of one answer."""
+    return {
+        "question": answer.question,
+        "answered": answer.answered,
+        "quotes": [quote_as_dict(q) for q in answer.quotes],
+    }
+
+
+def quote_as_dict(quote: Quote) -> dict[str, Any]:
+    return {
+        "rank": quote.rank,
+        "text": quote.text,
+        "score": quote.score,
+        "article": article_as_dict(quote.article),
+        "start": quote.start,
+        "end": quote.end,
+        "line": quote.line,
+        "chunk_id": quote.chunk_id,
+        "matched_terms": list(quote.matched_terms),
+    }
+
+
+def article_as_dict(article: Article) -> dict[str, Any]:
+    return {
+        "id": article.id,
+        "title": article.title,
+        "url": article.url,
+        "path": article.path,
+        "date": article.date,
+        "source": article.source,
+    }
+
+
+def citation(article: Article, line: int | None) -> str:
+    """One line: title · date · source · where (path:line or URL)."""
+    parts = [article.title or "(untitled)", article.date or "undated"]
+    if article.source:
+        parts.append(article.source)
+    if article.path:
+        parts.append(f"{article.path}:{line}" if line else article.path)
+    if article.url:
+        parts.append(article.url)
+    return " · ".join(safe_text(p) for p in parts)
+
+
+def render_answer(answer: Answer, console: Any) -> None:
+    """Print an answer: each quote with the question's words highlighted, then its citation."""
+    from rich.text import Text
+
+    if not answer.quotes:
+        console.print(Text("Nothing in the archive matches this question.", style="yellow"))
+        return
+    if not answer.answered:
+        console.print(
+            Text("The archive does not seem to answer this. Closest passages:", style="yellow")
+        )
+    for quote in answer.quotes:
+        body = Text(f"{quote.rank}. ", style="bold")
+        text = safe_text(quote.text)
+        quoted = Text("“" + text + "”", style=None if answer.answered else "dim")
+        for start, end in term_spans(text, set(quote.matched_terms)):
+            quoted.stylize("bold cyan", start + 1, end + 1)
+        body.append_text(quoted)
+        console.print(body)
+        console.print(Text("   — " + citation(quote.article, quote.line), style="green"))
+        console.print()

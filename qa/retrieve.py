@@ -1,0 +1,124 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings of chunks fused by reciprocal rank,
+then grouped per article so that one article does not fill every slot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from qa.index import Index
+from qa.lexical import tokenize
+from qa.models import Passage
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """Knobs of the fusion; the defaults were chosen on the dev benchmark (see bench/)."""
+
+    candidates: int = 100  # chunks taken from each ranking before fusion
+    rrf_k: float = 60.0
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    passages_per_article: int = 2
+    second_passage_weight: float = 0.3
+
+
+@dataclass(frozen=True)
+class ArticleHit:
+    """An article and its best passages for one question, best first."""
+
+    article_id: str
+    score: float
+    passages: tuple[Passage, ...]
+
+
+def retrieve(
+    index: Index,
+    questions: Sequence[str],
+    *,
+    k: int = 10,
+    settings: RetrievalSettings = RetrievalSettings(),
+    question_vectors: np.ndarray | None = None,
+) -> list[list[ArticleHit]]:
+    """The ``k`` best articles for each question, with their best passages (batch-first)."""
+    if not questions:
+        return []
+    if question_vectors is None:
+        question_vectors = index.encoder.encode(list(questions))
+    depth = min(settings.candidates, index.chunk_count)
+    if depth == 0:
+        return [[] for _ in questions]
+    dense_scores, dense_rows = index.vectors.search(question_vectors, depth)
+    lexical = lexical_search(index, questions, depth)
+    results = []
+    for q in range(len(questions)):
+        fused = fuse_rankings(
+            [(int(r), float(s)) for r, s in zip(dense_rows[q], dense_scores[q]) if r >= 0],
+            lexical[q],
+            settings,
+        )
+        results.append(_group_by_article(index, fused, k, settings))
+    return results
+
+
+def lexical_search(index: Index, questions: Sequence[str], depth: int) -> list[list[tuple[int, float]]]:
+    """BM25 top ``depth`` chunk rows and scores for each question."""
+    vocabulary = index.bm25.vocab_dict
+    queries = [[t for t in tokenize(q) if t in vocabulary] for q in questions]
+    results: list[list[tuple[int, float]]] = [[] for _ in questions]
+    asked = [i for i, terms in enumerate(queries) if terms]
+    if not asked:
+        return results
+    rows, scores = index.bm25.retrieve(
+        [queries[i] for i in asked], k=depth, show_progress=False, n_threads=1
+    )
+    for position, q in enumerate(asked):
+        results[q] = [
+            (int(r), float(s)) for r, s in zip(rows[position], scores[position]) if s > 0
+        ]
+    return results
+
+
+def fuse_rankings(
+    dense: list[tuple[int, float]],
+    lexical: list[tuple[int, float]],
+    settings: RetrievalSettings = RetrievalSettings(),
+) -> list[tuple[int, float, float | None, float | None]]:
+    """Reciprocal rank fusion of two rankings of chunk rows: (row, fused, dense, lexical), best first."""
+    fused: dict[int, list] = {}
+    for rank, (row, score) in enumerate(dense):
+        entry = fused.setdefault(row, [0.0, None, None])
+        entry[0] += settings.dense_weight / (settings.rrf_k + rank + 1)
+        entry[1] = score
+    for rank, (row, score) in enumerate(lexical):
+        entry = fused.setdefault(row, [0.0, None, None])
+        entry[0] += settings.lexical_weight / (settings.rrf_k + rank + 1)
+        entry[2] = score
+    ranked = sorted(fused.items(), key=lambda item: -item[1][0])
+    return [(row, v[0], v[1], v[2]) for row, v in ranked]
+
+
+def _group_by_article(
+    index: Index,
+    fused: list[tuple[int, float, float | None, float | None]],
+    k: int,
+    settings: RetrievalSettings,
+) -> list[ArticleHit]:
+    chunks = index.chunks([row for row, *_ in fused])
+    grouped: dict[str, list[Passage]] = {}
+    for chunk, (_, score, dense, lexical) in zip(chunks, fused):
+        passages = grouped.setdefault(chunk.article_id, [])
+        if len(passages) < settings.passages_per_article:
+            passages.append(
+                Passage(chunk, index.article(chunk.article_id), score, dense, lexical)
+            )
+    hits = []
+    for article_id, passages in grouped.items():
+        score = passages[0].score + sum(
+            settings.second_passage_weight * p.score for p in passages[1:]
+        )
+        hits.append(ArticleHit(article_id, score, tuple(passages)))
+    hits.sort(key=lambda h: -h.score)
+    return hits[:k]

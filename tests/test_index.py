@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embeddings import HashingEncoder
+from qa.errors import IndexFormatError, IndexMissingError, InputError
+from qa.index import Index, build_index, embedding_text, index_info
+
+TOPICS = ["election", "wildfire", "inflation", "vaccine", "satellite", "earthquake", "strike",
+          "tariff", "drought", "merger", "protest", "hurricane"]
+
+
+def write_corpus(folder: Path, articles: int = 40) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    for n in range(articles):
+        topic = TOPICS[n % len(TOPICS)]
+        sentences = [
+            f"The {topic} report number {n} mentions {TOPICS[int(rng.integers(len(TOPICS)))]} and "
+            f"{TOPICS[int(rng.integers(len(TOPICS)))]} in sentence {s}."
+            for s in range(int(rng.integers(3, 25)))
+        ]
+        (folder / f"{n:03d}.txt").write_text(f"Story {n} about {topic}\n\n" + " ".join(sentences))
+
+
+def test_dense_search_matches_brute_force_over_stored_chunks(tmp_path):
+    """FAISS rows line up with the chunk store: its top-k equals a numpy top-k over the texts."""
+    write_corpus(tmp_path / "c", articles=60)
+    encoder = HashingEncoder()
+    build_index([tmp_path / "c"], tmp_path / "idx", encoder=encoder)
+    index = Index.open(tmp_path / "idx")
+    rows = list(range(index.chunk_count))
+    chunks = index.chunks(rows)
+    matrix = encoder.encode([embedding_text(index.article(c.article_id), c) for c in chunks])
+    queries = encoder.encode([f"{a} and {b}" for a in TOPICS for b in TOPICS[:3]])
+    for k in (1, 7, 50, index.chunk_count):
+        scores, found = index.vectors.search(queries, k)
+        expected = matrix @ queries.T
+        for q in range(len(queries)):
+            oracle = np.sort(expected[:, q])[::-1][:k]
+            np.testing.assert_allclose(scores[q], oracle, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(expected[found[q], q], scores[q], rtol=1e-5, atol=1e-5)
+
+
+def test_manifest_records_model_and_format(tmp_path):
+    write_corpus(tmp_path / "c", articles=5)
+    report = build_index([tmp_path / "c"], tmp_path / "idx", encoder=HashingEncoder())
+    info = index_info(tmp_path / "idx")
+    assert info.manifest["format_version"] == 1
+    assert info.manifest["model"] == "hashing"
+    assert info.manifest["dimension"] == 256
+    assert info.articles == report.articles == 5
+    assert info.chunks == report.chunks > 5
+
+
+def test_reindexing_unchanged_folder_embeds_nothing_and_prunes_deleted_files(tmp_path):
+    write_corpus(tmp_path / "c", articles=10)
+    encoder = HashingEncoder()
+    first = build_index([tmp_path / "c"], tmp_path / "idx", encoder=encoder)
+    again = build_index([tmp_path / "c"], tmp_path / "idx", encoder=encoder)
+    assert (again.added, again.updated, again.unchanged, again.embedded_chunks) == (0, 0, 10, 0)
+    (tmp_path / "c" / "003.txt").unlink()
+    (tmp_path / "c" / "004.txt").write_text("Story four rewritten\n\nA brand new text about merger.")
+    pruned = build_index([tmp_path / "c"], tmp_path / "idx", encoder=encoder)
+    assert (pruned.removed, pruned.updated, pruned.articles) == (1, 1, 9)
+    assert 0 < pruned.embedded_chunks < first.embedded_chunks
+
+
+def test_refuses_to_mix_models(tmp_path):
+    write_corpus(tmp_path / "c", articles=3)
+    build_index([tmp_path / "c"], tmp_path / "idx", encoder=HashingEncoder())
+    with pytest.raises(IndexFormatError, match="--rebuild --model other-model"):
+        build_index([tmp_path / "c"], tmp_path / "idx", model="other-model")
+
+
+class ExplodingEncoder(HashingEncoder):
+    """Fails part-way through embedding, like a crash in the middle of an index run."""
+
+    def encode(self, texts, **kwargs):
+        raise RuntimeError("boom")
+
+
+def test_failed_update_leaves_previous_index_answering(tmp_path):
+    write_corpus(tmp_path / "c", articles=8)
+    build_index([tmp_path / "c"], tmp_path / "idx", encoder=HashingEncoder())
+    before = index_info(tmp_path / "idx")
+    write_corpus(tmp_path / "more", articles=3)
+    for n in range(3):
+        (tmp_path / "more" / f"{n:03d}.txt").write_text(f"Unseen text {n} about volcanoes.")
+    with pytest.raises(RuntimeError, match="boom"):
+        build_index([tmp_path / "more"], tmp_path / "idx", encoder=ExplodingEncoder())
+    after = index_info(tmp_path / "idx")
+    assert (after.articles, after.chunks) == (before.articles, before.chunks)
+    assert not [p for p in (tmp_path / "idx").iterdir() if p.name.endswith(".partial")]
+
+
+def test_missing_index_and_empty_folder_are_clear_errors(tmp_path):
+    with pytest.raises(IndexMissingError, match="qa index"):
+        Index.open(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no articles found"):
+        build_index([tmp_path / "empty"], tmp_path / "idx", encoder=HashingEncoder())
+
+
+def test_newer_format_and_corrupt_manifest_are_refused(tmp_path):
+    write_corpus(tmp_path / "c", articles=2)
+    build_index([tmp_path / "c"], tmp_path / "idx", encoder=HashingEncoder())
+    generation = tmp_path / "idx" / (tmp_path / "idx" / "CURRENT").read_text().strip()
+    manifest = json.loads((generation / "manifest.json").read_text())
+    (generation / "manifest.json").write_text(json.dumps({**manifest, "format_version": 99}))
+    with pytest.raises(IndexFormatError, match="newer"):
+        Index.open(tmp_path / "idx")
+    (generation / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexFormatError, match="qa index --rebuild"):
+        Index.open(tmp_path / "idx")
