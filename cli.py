@@ -62,6 +62,10 @@ def index(
         None, "--model", envvar="QA_MODEL",
         help="sentence-transformers model name or path [default: all-MiniLM-L6-v2, or the index's]",
     ),
+    backend: str = typer.Option(
+        "auto", "--backend", envvar="QA_BACKEND",
+        help="auto (int8 ONNX when the model allows, else torch), onnx or torch.",
+    ),
     rebuild: bool = typer.Option(False, "--rebuild", help="Start a new index instead of updating."),
     prune: bool = typer.Option(
         True, "--prune/--no-prune", help="Drop articles whose files are gone from indexed folders."
@@ -71,7 +75,7 @@ def index(
     from qa.index import build_index
 
     report = build_index(
-        paths, index_dir, model=model, rebuild=rebuild, prune=prune,
+        paths, index_dir, model=model, backend=backend, rebuild=rebuild, prune=prune,
         show_progress=sys.stderr.isatty(),
     )
     for skipped in report.skipped:
@@ -90,6 +94,10 @@ def ask(
     question: str = typer.Argument(..., help="The question, in plain words."),
     index_dir: Path = IndexOption,
     k: int = typer.Option(3, "-k", "--top", min=1, max=50, help="How many quotes."),
+    as_of: Optional[str] = typer.Option(
+        None, "--as-of", envvar="QA_AS_OF", metavar="YYYY-MM-DD",
+        help="Ask as of this day: later articles are left out, recent ones favoured.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Answer a question with verbatim quotes from the indexed articles."""
@@ -100,8 +108,9 @@ def ask(
 
     if not question.strip():
         raise InputError("the question is empty")
+    day = _day(as_of)
     archive = Index.open(index_dir)
-    answer = answer_question(archive, question, k=k)
+    answer = answer_question(archive, question, k=k, as_of=day)
     if as_json:
         typer.echo(json.dumps(answer_as_dict(answer), ensure_ascii=False))
     else:
@@ -143,6 +152,9 @@ def evaluate(
     index_dir: Path = IndexOption,
     k: int = typer.Option(10, "-k", "--top", min=1, max=50, help="Quotes per question."),
     misses: bool = typer.Option(False, "--misses", help="List the questions that were missed."),
+    dates: bool = typer.Option(
+        True, "--dates/--no-dates", help="Ask each question as of its gold 'date', when it has one."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Measure answers against gold questions: hit@k, MRR@10, answers in quotes, abstention."""
@@ -151,7 +163,8 @@ def evaluate(
     from qa.index import Index
 
     report = run_evaluation(
-        Index.open(index_dir), load_gold(gold_file), k=k, show_progress=sys.stderr.isatty()
+        Index.open(index_dir), load_gold(gold_file), k=k, use_dates=dates,
+        show_progress=sys.stderr.isatty(),
     )
     missed = report.misses() if misses else []
     if as_json:
@@ -167,6 +180,18 @@ def evaluate(
         typer.echo(f"\nmissed {miss['id']}: {miss['question']}")
         typer.echo(f"  source rank {miss['source_rank']}, answer rank {miss['answer_rank']}, "
                    f"answered {miss['answered']}; top quote: {miss['top_quote']}")
+
+
+def _day(value: str | None) -> Any:
+    from qa.errors import InputError
+    from qa.when import parse_day
+
+    if value is None:
+        return None
+    try:
+        return parse_day(value)
+    except ValueError:
+        raise InputError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
 
 
 def _miss_as_dict(result: Any) -> dict[str, Any]:

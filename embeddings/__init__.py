@@ -27,6 +27,7 @@ class Encoder(Protocol):
 
     name: str
     dimension: int
+    backend: str  # "onnx", "torch" or "hashing"
 
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 32, show_progress: bool = False
@@ -46,6 +47,8 @@ def _packaged_model_path(name: str) -> str | None:
 
 class SentenceTransformerEncoder:
     """A sentence-transformers model on torch."""
+
+    backend = "torch"
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -100,6 +103,8 @@ class HashingEncoder:
     comes from a sentence-transformers model.
     """
 
+    backend = "hashing"
+
     def __init__(self, dimension: int = 256) -> None:
         self.name = HASHING_MODEL
         self.dimension = dimension
@@ -118,11 +123,31 @@ class HashingEncoder:
         return vectors / norms
 
 
-def load_encoder(name: str | None = None) -> Encoder:
-    """Load the encoder for a model name or local path (the default model when ``None``)."""
+BACKENDS = ("auto", "onnx", "torch")
+
+
+def load_encoder(name: str | None = None, backend: str = "auto") -> Encoder:
+    """Load the encoder for a model name or local path (the default model when ``None``).
+
+    ``auto`` takes the quantized ONNX path when the model is a local folder it can export
+    (the default model is), else torch; ``onnx`` insists on it.
+    """
     name = name or DEFAULT_MODEL
     if name == HASHING_MODEL:
         return HashingEncoder()
+    if backend not in BACKENDS:
+        raise EmbeddingError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    if backend != "torch":
+        from embeddings.onnx import NotExportable, OnnxEncoder
+
+        local = _packaged_model_path(name) or (name if Path(name).is_dir() else None)
+        try:
+            if local is None:
+                raise NotExportable("only a local model folder can be exported")
+            return OnnxEncoder(name, Path(local))
+        except NotExportable as exc:
+            if backend == "onnx":
+                raise EmbeddingError(f"model {name!r} cannot run on onnx: {exc}") from exc
     return SentenceTransformerEncoder(name)
 
 

@@ -8,7 +8,7 @@ that repeat across the articles of a corpus, keeping that mapping intact.
 
 from __future__ import annotations
 
-import datetime as _dt
+import datetime
 import hashlib
 import html
 import logging
@@ -62,8 +62,12 @@ _MONTHS = {
 }
 _MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _NUMERIC_DATE = re.compile(r"(?<!\d)(?P<y>\d{4})([-/])(?P<m>\d{1,2})\2(?P<d>\d{1,2})(?!\d)")
-_MONTH_DAY_YEAR = re.compile(r"(?i)\b" + _MONTH + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})\b")
-_DAY_MONTH_YEAR = re.compile(r"(?i)\b(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH + r",?\s+(?P<y>\d{4})\b")
+_MONTH_DAY_YEAR = re.compile(
+    r"(?i)\b" + _MONTH + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})\b"
+)
+_DAY_MONTH_YEAR = re.compile(
+    r"(?i)\b(?P<d>\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH + r",?\s+(?P<y>\d{4})\b"
+)
 _DATE_PATTERNS = (_NUMERIC_DATE, _MONTH_DAY_YEAR, _DAY_MONTH_YEAR)
 
 
@@ -72,13 +76,13 @@ def iso_date(year: int, month: int, day: int) -> str | None:
     if not 1900 <= year <= 2100:
         return None
     try:
-        return _dt.date(year, month, day).isoformat()
+        return datetime.date(year, month, day).isoformat()
     except ValueError:
         return None
 
 
 def find_date(text: str) -> str | None:
-    """The first date written as ``YYYY-MM-DD``, ``YYYY/MM/DD``, ``Month D, YYYY`` or ``D Month YYYY``."""
+    """The first ISO, ``YYYY/MM/DD``, ``Month D, YYYY`` or ``D Month YYYY`` date in ``text``."""
     found: list[tuple[int, str]] = []
     for match in _NUMERIC_DATE.finditer(text):
         date = iso_date(int(match["y"]), int(match["m"]), int(match["d"]))
@@ -104,7 +108,7 @@ def parse_date(value: str) -> str | None:
     """Normalize a date value (ISO date or datetime, ``Month D, YYYY``...) to ``YYYY-MM-DD``."""
     value = value.strip()
     try:
-        return _dt.datetime.fromisoformat(value.replace("Z", "+00:00")).date().isoformat()
+        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).date().isoformat()
     except ValueError:
         return find_date(value)
 
@@ -118,7 +122,8 @@ _IMAGE = re.compile(r"!\[[^\]]*\]\((?:[^()]|\([^()]*\))*\)")
 _LINK = re.compile(r"\[([^\]]*)\]\(((?:[^()]|\([^()]*\))*)\)")
 _HEADING = re.compile(r"^(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SECTION = re.compile(
-    r"(?i)^(?:(?P<source>sources?)|related(?: (?:articles?|stories|content|news|links|coverage|reading))?"
+    r"(?i)^(?:(?P<source>sources?)"
+    r"|related(?: (?:articles?|stories|content|news|links|coverage|reading))?"
     r"|see also|more on this(?: story| topic)?|read also|also read|you may also like)\s*:?$"
 )
 _LIST_ITEM = re.compile(r"^(?:[-*+•]|\d{1,3}[.)])\s+|^!?\[[^\]]*\]\([^)]*\)")
@@ -155,7 +160,9 @@ _BOILERPLATE = re.compile(
     r"|donate(?: now| today| here)?[!.]?"
     r")$"
 )
-_BYLINE = re.compile(r"^[Bb]y\s+([A-Z][\w.'\u2019-]*(?:(?:\s+|,\s*|\s+and\s+)[A-Z][\w.'\u2019-]*){1,7})\s*$")
+_BYLINE = re.compile(
+    r"^[Bb]y\s+([A-Z][\w.'\u2019-]*(?:(?:\s+|,\s*|\s+and\s+)[A-Z][\w.'\u2019-]*){1,7})\s*$"
+)
 _TITLE_ENDINGS = (".", ":", "\u2014", "\u2013")  # a dateline like "New York CNN —" is no title
 _FRONT_MATTER_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:\s*(.*)$")
 _FRONT_MATTER_FIELDS = {
@@ -217,7 +224,7 @@ def _front_matter(lines: list[str]) -> tuple[int, dict[str, str]]:
 
 
 def clean_text(raw: str, *, first_line: int = 1) -> CleanText:
-    """Clean plain text or markdown; ``first_line`` is the source line number of ``raw``'s first line."""
+    """Clean plain text or markdown; ``first_line`` is the source line number of ``raw``'s first."""
     lines = raw.split("\n")
     start, meta = _front_matter(lines)
     date = parse_date(meta["date"]) if "date" in meta else None
@@ -329,6 +336,7 @@ def _paragraphs(text: str) -> list[tuple[int, int]]:
 
 
 def _normalize(paragraph: str) -> str:
+    """A paragraph as compared across articles: whitespace collapsed, case folded."""
     return " ".join(paragraph.split()).casefold()
 
 
@@ -342,7 +350,10 @@ def remove_corpus_boilerplate(articles: Sequence[Article]) -> list[Article]:
     its characters with another is a copy of it, not independent: copies are left to dedup.
     """
     spans = [_paragraphs(article.text) for article in articles]
-    keys = [[_normalize(article.text[start:end]) for start, end in spans[i]] for i, article in enumerate(articles)]
+    keys = [
+        [_normalize(article.text[start:end]) for start, end in spans[i]]
+        for i, article in enumerate(articles)
+    ]
     holders: dict[str, set[int]] = defaultdict(set)
     for index, article_keys in enumerate(keys):
         for key in article_keys:
@@ -356,7 +367,11 @@ def remove_corpus_boilerplate(articles: Sequence[Article]) -> list[Article]:
                 if other != index:
                     shared[other] += len(key)
         total = sum(map(len, article_keys))
-        copies.update((min(index, other), max(index, other)) for other, size in shared.items() if size * 2 > total)
+        copies.update(
+            (min(index, other), max(index, other))
+            for other, size in shared.items()
+            if size * 2 > total
+        )
 
     def independent(indexes: set[int]) -> int:
         """How many of these articles are not copies of one another (longest first, greedily)."""
@@ -382,13 +397,21 @@ def remove_corpus_boilerplate(articles: Sequence[Article]) -> list[Article]:
 
     result = []
     for article, article_spans, article_keys in zip(articles, spans, keys, strict=True):
-        kept = [span for span, key in zip(article_spans, article_keys, strict=True) if key not in boilerplate]
+        kept = [
+            span
+            for span, key in zip(article_spans, article_keys, strict=True)
+            if key not in boilerplate
+        ]
         if len(kept) == len(article_spans):
             result.append(article)
         elif kept:
             result.append(_keep_spans(article, kept))
         else:
-            log.warning("dropped article %s (%s): it holds only corpus boilerplate", article.id, article.path)
+            log.warning(
+                "dropped article %s (%s): it holds only corpus boilerplate",
+                article.id,
+                article.path,
+            )
     return result
 
 

@@ -7,14 +7,16 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 from urllib.parse import urlsplit
 
 from qa.answer import AnswerSettings, answer_questions
 from qa.errors import InputError
 from qa.index import Index
 from qa.models import Answer, Article
+from qa.when import parse_day
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class GoldQuestion:
     question: str
     sources: tuple[str, ...] = ()
     answers: tuple[str, ...] = ()
+    date: date | None = None  # when the question was asked
 
     @property
     def answerable(self) -> bool:
@@ -75,12 +78,17 @@ def load_gold(path: str | Path) -> list[GoldQuestion]:
             raise InputError(f"{path}:{number}: invalid JSON ({exc.msg})") from exc
         if not isinstance(record, dict) or not str(record.get("question") or "").strip():
             raise InputError(f"{path}:{number}: a gold line needs a non-empty 'question'")
+        try:
+            asked = parse_day(str(record["date"])) if record.get("date") else None
+        except ValueError:
+            raise InputError(f"{path}:{number}: 'date' is not a YYYY-MM-DD date") from None
         gold.append(
             GoldQuestion(
                 id=str(record.get("id", number)),
                 question=str(record["question"]),
                 sources=tuple(str(s) for s in record.get("sources") or ()),
                 answers=tuple(str(a) for a in record.get("answers") or ()),
+                date=asked,
             )
         )
     if not gold:
@@ -93,11 +101,13 @@ def evaluate(
     gold: Sequence[GoldQuestion],
     *,
     k: int = 10,
+    use_dates: bool = True,
     settings: AnswerSettings = AnswerSettings(),
     batch_size: int = 64,
     show_progress: bool = False,
 ) -> EvalReport:
-    """Answer every gold question with ``k`` quotes and score the answers."""
+    """Answer every gold question with ``k`` quotes and score the answers; with ``use_dates``,
+    each question is asked as of its gold ``date``."""
     from tqdm import tqdm
 
     results = []
@@ -105,7 +115,10 @@ def evaluate(
               leave=False) as progress:
         for first in range(0, len(gold), batch_size):
             batch = gold[first : first + batch_size]
-            answers = answer_questions(index, [g.question for g in batch], k=k, settings=settings)
+            answers = answer_questions(
+                index, [g.question for g in batch], k=k, settings=settings,
+                as_of=[g.date if use_dates else None for g in batch],
+            )
             for item, answer in zip(batch, answers):
                 results.append(
                     QuestionResult(item, answer, _source_rank(item, answer), _answer_rank(item, answer))
@@ -186,7 +199,3 @@ def _normalize_text(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
     return re.sub(r"\s+", " ", text).strip()
-
-
-def metrics_as_json(report: EvalReport) -> dict[str, Any]:
-    return dict(report.metrics)

@@ -13,7 +13,7 @@ import shutil
 import sqlite3
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
@@ -90,6 +90,7 @@ def build_index(
     index_dir: str | Path,
     *,
     model: str | None = None,
+    backend: str = "auto",
     settings: ChunkSettings = ChunkSettings(),
     rebuild: bool = False,
     prune: bool = True,
@@ -127,7 +128,9 @@ def build_index(
         )
         updated = len(new_articles) - added - unchanged
 
-        encoder = encoder or _load_encoder(model_name)
+        if encoder is None:
+            indexed_backend = previous.manifest.get("backend") if previous else None
+            encoder = _load_encoder(model_name, indexed_backend or backend)
         generation = _write_generation(
             root, list(merged.values()), encoder, settings, previous, show_progress
         )
@@ -269,7 +272,7 @@ def _write_generation(
             "format_version": FORMAT_VERSION,
             "model": encoder.name,
             "dimension": encoder.dimension,
-            "backend": "torch" if encoder.name != "hashing" else "hashing",
+            "backend": encoder.backend,
             "chunker": settings.as_dict(),
             "articles": len(articles),
             "chunks": row,
@@ -287,7 +290,11 @@ def _write_generation(
 
 
 def _same_model(manifest: dict[str, Any], encoder: Encoder) -> bool:
-    return manifest.get("model") == encoder.name and manifest.get("dimension") == encoder.dimension
+    return (
+        manifest.get("model") == encoder.name
+        and manifest.get("dimension") == encoder.dimension
+        and manifest.get("backend") == encoder.backend
+    )
 
 
 def _create_schema(store: sqlite3.Connection) -> None:
@@ -386,11 +393,11 @@ def _progress(show: bool, unit: str, desc: str, total: int | None = None):  # ty
                 leave=False)
 
 
-def _load_encoder(name: str) -> Encoder:
+def _load_encoder(name: str, backend: str) -> Encoder:
     from embeddings import EmbeddingError, load_encoder
 
     try:
-        return load_encoder(name)
+        return load_encoder(name, backend)
     except EmbeddingError as exc:
         raise ModelError(str(exc)) from exc
 
@@ -424,6 +431,7 @@ class Index:
         self._encoder: Encoder | None = None
         self._articles: dict[str, Article] = {}
         self._document_frequency: dict[str, int] | None = None
+        self._newest_date: date | None = None
 
     @classmethod
     def open(cls, index_dir: str | Path) -> Index:
@@ -497,6 +505,17 @@ class Index:
         ).fetchall()
         return articles, chunks, first, last, [(s, n) for s, n in sources]
 
+    @property
+    def newest_date(self) -> date | None:
+        """The newest publication date in the archive (relative dates in questions count from it)."""
+        if self._newest_date is None:
+            newest = self._store.execute("SELECT max(date) FROM articles").fetchone()[0]
+            try:
+                self._newest_date = date.fromisoformat(newest) if newest else date.min
+            except ValueError:
+                self._newest_date = date.min
+        return None if self._newest_date == date.min else self._newest_date
+
     def vectors_by_embed_hash(self) -> dict[str, np.ndarray]:
         """Stored vectors keyed by the hash of the text they embed, for reuse on re-index."""
         vectors = self.vectors
@@ -548,17 +567,17 @@ class Index:
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = _load_encoder(self.manifest["model"])
+            self._encoder = _load_encoder(self.manifest["model"], self.manifest["backend"])
             if self._encoder.dimension != self.manifest["dimension"]:
                 raise _corrupt(self.root, "its model gives vectors of another dimension")
         return self._encoder
 
     def use_encoder(self, encoder: Encoder) -> None:
         """Use an already loaded encoder (it must be the index's model)."""
-        if encoder.name != self.manifest["model"]:
+        if (encoder.name, encoder.backend) != (self.manifest["model"], self.manifest["backend"]):
             raise IndexFormatError(
-                f"the index at {self.root} was built with {self.manifest['model']!r}, "
-                f"not {encoder.name!r}"
+                f"the index at {self.root} was built with {self.manifest['model']!r} on "
+                f"{self.manifest['backend']}, not {encoder.name!r} on {encoder.backend}"
             )
         self._encoder = encoder
 

@@ -18,7 +18,14 @@ from urllib.parse import urlsplit
 import trafilatura
 from trafilatura.settings import Document
 
-from qa.clean import CleanText, clean_text, find_date, iso_date, parse_date, remove_corpus_boilerplate
+from qa.clean import (
+    CleanText,
+    clean_text,
+    find_date,
+    iso_date,
+    parse_date,
+    remove_corpus_boilerplate,
+)
 from qa.errors import InputError
 from qa.models import Article
 
@@ -50,7 +57,7 @@ class IngestResult:
 
 
 def load_articles(paths: Sequence[str | Path]) -> IngestResult:
-    """Load every article under ``paths`` (files or folders), cleaned and without corpus boilerplate."""
+    """Load the articles under ``paths`` (files or folders), cleaned, without corpus boilerplate."""
     articles: list[Article] = []
     skipped: list[Skipped] = []
     seen: set[Path] = set()
@@ -120,7 +127,9 @@ def _load_file(path: Path, resolved: Path, explicit: bool) -> tuple[list[Article
     if not cleaned.text:
         return [], [Skipped(str(path), "no text after cleaning")]
     date = cleaned.date or find_date(str(path)) or _compact_date(str(path))
-    article = _article(hashlib.sha1(str(resolved).encode()).hexdigest()[:12], cleaned, path=str(path), date=date)
+    article = _article(
+        hashlib.sha1(str(resolved).encode()).hexdigest()[:12], cleaned, path=str(path), date=date
+    )
     return [article], []
 
 
@@ -269,7 +278,7 @@ def _field(record: dict[str, Any], name: str) -> str | None:
 
 
 def _json_records(text: str) -> Iterator[tuple[int, Any, str]]:
-    """``(line, record, problem)`` for each record of ``text``: an array, an object or JSON lines."""
+    """``(line, record, problem)`` per record of ``text``: a JSON array, an object or JSON lines."""
     try:
         document = json.loads(text)
     except json.JSONDecodeError:

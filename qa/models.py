@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from qa.when import TimeScope
+
 
 @dataclass(frozen=True)
 class Article:
@@ -90,8 +92,10 @@ class Quote:
 
 @dataclass(frozen=True)
 class Answer:
-    """What ``ask`` returns: quotes best first, and whether they answer the question."""
+    """What ``ask`` returns: quotes best first, whether they answer the question, and the dates
+    retrieval favoured because of the question's words or its as-of date."""
 
     question: str
     answered: bool
     quotes: tuple[Quote, ...]
+    time_scope: TimeScope | None = None

@@ -18,11 +18,17 @@ def safe_text(text: str) -> str:
 
 
 def answer_as_dict(answer: Answer) -> dict[str, Any]:
-    """The ``--json`` contract of one answer."""
+    """The ``--json`` contract of one answer (``time_scope`` is an extra: the dates favoured)."""
+    scope = answer.time_scope
     return {
         "question": answer.question,
         "answered": answer.answered,
         "quotes": [quote_as_dict(q) for q in answer.quotes],
+        "time_scope": None if scope is None else {
+            "start": scope.start.isoformat() if scope.start else None,
+            "end": scope.end.isoformat() if scope.end else None,
+            "reason": scope.reason,
+        },
     }
 
 
@@ -67,6 +73,8 @@ def render_answer(answer: Answer, console: Any) -> None:
     """Print an answer: each quote with the question's words highlighted, then its citation."""
     from rich.text import Text
 
+    if answer.time_scope is not None:
+        console.print(Text(f"Favouring news from {answer.time_scope.describe()}", style="dim"))
     if not answer.quotes:
         console.print(Text("Nothing in the archive matches this question.", style="yellow"))
         return

@@ -4,6 +4,7 @@ then grouped per article so that one article does not fill every slot."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Sequence
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 from qa.index import Index
 from qa.lexical import tokenize
 from qa.models import Passage
+from qa.when import TimeScope, time_scope
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,37 @@ class RetrievalSettings:
     lexical_weight: float = 1.0
     passages_per_article: int = 2
     second_passage_weight: float = 0.3
+    scope_boost: float = 2.0  # articles dated inside the question's time scope score x(1 + this)
+    as_of_window_days: int = 7  # with an explicit as-of date, the days before it that are favoured
+    as_of_boost: float = 1.0
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question as retrieval understood it: its text and the dates it favours."""
+
+    text: str
+    scope: TimeScope | None = None
+    boost: float = 0.0  # articles dated inside ``scope`` score x(1 + boost)
+    until: date | None = None  # explicit as-of: nothing published after it
+
+
+def understand(
+    index: Index,
+    question: str,
+    as_of: date | None = None,
+    settings: RetrievalSettings = RetrievalSettings(),
+) -> Query:
+    """Find the time scope of a question; relative words count back from ``as_of`` or, without
+    it, from the newest article in the archive."""
+    scope = time_scope(question, as_of or index.newest_date)
+    if scope is not None:
+        return Query(question, scope, settings.scope_boost, as_of)
+    if as_of is not None:
+        window = TimeScope(as_of - timedelta(days=settings.as_of_window_days), as_of,
+                           f"asked on {as_of}")
+        return Query(question, window, settings.as_of_boost, as_of)
+    return Query(question)
 
 
 @dataclass(frozen=True)
@@ -36,17 +69,18 @@ class ArticleHit:
 
 def retrieve(
     index: Index,
-    questions: Sequence[str],
+    queries: Sequence[Query],
     *,
     k: int = 10,
     settings: RetrievalSettings = RetrievalSettings(),
     question_vectors: np.ndarray | None = None,
 ) -> list[list[ArticleHit]]:
-    """The ``k`` best articles for each question, with their best passages (batch-first)."""
-    if not questions:
+    """The ``k`` best articles for each query, with their best passages (batch-first)."""
+    if not queries:
         return []
+    questions = [q.text for q in queries]
     if question_vectors is None:
-        question_vectors = index.encoder.encode(list(questions))
+        question_vectors = index.encoder.encode(questions)
     depth = min(settings.candidates, index.chunk_count)
     if depth == 0:
         return [[] for _ in questions]
@@ -59,7 +93,7 @@ def retrieve(
             lexical[q],
             settings,
         )
-        results.append(_group_by_article(index, fused, k, settings))
+        results.append(_group_by_article(index, fused, k, settings, queries[q]))
     return results
 
 
@@ -105,6 +139,7 @@ def _group_by_article(
     fused: list[tuple[int, float, float | None, float | None]],
     k: int,
     settings: RetrievalSettings,
+    query: Query,
 ) -> list[ArticleHit]:
     chunks = index.chunks([row for row, *_ in fused])
     grouped: dict[str, list[Passage]] = {}
@@ -119,6 +154,18 @@ def _group_by_article(
         score = passages[0].score + sum(
             settings.second_passage_weight * p.score for p in passages[1:]
         )
+        published = _day(passages[0].article.date)
+        if published and query.until and published > query.until:
+            continue
+        if published and query.scope and query.scope.contains(published):
+            score *= 1 + query.boost
         hits.append(ArticleHit(article_id, score, tuple(passages)))
     hits.sort(key=lambda h: -h.score)
     return hits[:k]
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None

@@ -42,13 +42,19 @@ def demo() -> dict[str, Article]:
 def test_demo_metadata(demo: dict[str, Article]) -> None:
     assert sorted(demo) == ["000", "001", "002", "003", "004"]
     first = demo["000"]
-    assert first.title is not None and first.title.startswith("Sergey Lavrov, the Foreign Minister of Russia")
+    assert first.title is not None and first.title.startswith(
+        "Sergey Lavrov, the Foreign Minister of Russia"
+    )
     assert first.date == "2016-02-03"
     assert (
-        first.url == "http://news.yahoo.com/russia-keep-bombing-syria-until-terrorists-defeated-lavrov-093455748.html"
+        first.url
+        == "http://news.yahoo.com/russia-keep-bombing-syria-until-terrorists-defeated-lavrov-093455748.html"
     )
     assert first.source == "AFP via Yahoo! News"
-    assert demo["001"].title == "Russian Federation says Islamic State group not only airstrike target in Syria"
+    assert (
+        demo["001"].title
+        == "Russian Federation says Islamic State group not only airstrike target in Syria"
+    )
     assert demo["002"].title == "Russian Federation Maintains Syria Strikes Target ISIL"
     assert demo["003"].title == "Despite Withdrawal, Russia to Continue Bombing in Syria"
     assert demo["004"].title == "Russia Increases Pressure on Islamic State in Syria"
@@ -62,11 +68,25 @@ def test_demo_metadata(demo: dict[str, Article]) -> None:
 def test_demo_text_is_clean(demo: dict[str, Article]) -> None:
     assert '"terrorist organisations"' in demo["000"].text
     for article in demo.values():
-        for junk in ("&quot;", "Related:", "_Context:", "Source:", "Read more", "Support The Moscow Times!", "]("):
+        for junk in (
+            "&quot;",
+            "Related:",
+            "_Context:",
+            "Source:",
+            "Read more",
+            "Support The Moscow Times!",
+            "](",
+        ):
             assert junk not in article.text
         assert "#" not in article.text
     for key in ("003", "004"):
-        for junk in ("one-time donation", "Dear readers", "help keep it alive", "newsletter", "Remind me later"):
+        for junk in (
+            "one-time donation",
+            "Dear readers",
+            "help keep it alive",
+            "newsletter",
+            "Remind me later",
+        ):
             assert junk not in demo[key].text
     assert "Hassan Haj Ali, head of the Liwa Suqour al-Jabal rebel group" in demo["001"].text
     assert "Lavrov accused the U.S.-led coalition" in demo["004"].text
@@ -79,7 +99,9 @@ def test_demo_line_map(demo: dict[str, Article]) -> None:
     for article in demo.values():
         source = (ROOT / (article.path or "")).read_text(encoding="utf-8").split("\n")
         assert len(article.line_starts) == len(article.line_numbers) > 0
-        for start, line in zip(article.line_starts, kept_lines(article.text, article.line_starts), strict=True):
+        for start, line in zip(
+            article.line_starts, kept_lines(article.text, article.line_starts), strict=True
+        ):
             number = article.line_at(start)
             assert number is not None
             assert line in normalize_source_line(source[number - 1])
@@ -90,14 +112,22 @@ def test_html_page() -> None:
     result = load_articles([DATA / "news_page.html"])
     (article,) = result.articles
     assert article.title == "Harbour bridge reopens after repairs"
-    assert article.url == "https://www.coastalcourier.example/news/2021/04/12/harbour-bridge-reopens"
+    assert (
+        article.url == "https://www.coastalcourier.example/news/2021/04/12/harbour-bridge-reopens"
+    )
     assert article.date == "2021-04-12"
     assert article.source == "Coastal Courier"
     assert article.byline == "Maria Jensen"
     assert 'cost the city "far more than planned", officials said.' in article.text
     assert "Mayor Lena Holt thanked residents" in article.text
     assert "will not require a full closure of the bridge." in article.text
-    for junk in ("Subscribe today", "Ferry operators report record", "Related stories", "Copyright", "Privacy policy"):
+    for junk in (
+        "Subscribe today",
+        "Ferry operators report record",
+        "Related stories",
+        "Copyright",
+        "Privacy policy",
+    ):
         assert junk not in article.text
     page = (DATA / "news_page.html").read_text(encoding="utf-8").split("\n")
     start = article.text.index("Engineers replaced 42 steel cables")
@@ -114,10 +144,16 @@ def test_jsonl_records_and_problems() -> None:
     first, second = result.articles
     assert (first.id, first.title, first.date) == ("101", "Ferry service resumes", "2022-06-12")
     assert first.source == "cnn.com"
-    assert first.text == 'The ferry service resumed on Sunday.\n\nOfficials said demand was "very strong".'
+    assert (
+        first.text
+        == 'The ferry service resumed on Sunday.\n\nOfficials said demand was "very strong".'
+    )
     assert first.line_numbers == (1, 1)
     assert first.line_at(len(first.text) - 1) == 1
-    assert second.id == hashlib.sha1(f"{(DATA / 'records.jsonl').resolve()}#5".encode()).hexdigest()[:12]
+    assert (
+        second.id
+        == hashlib.sha1(f"{(DATA / 'records.jsonl').resolve()}#5".encode()).hexdigest()[:12]
+    )
     assert (second.source, second.date, second.title) == ("Example News", "2022-06-14", None)
     assert second.line_numbers == (5, 5)
     assert first.path == second.path == path
@@ -135,7 +171,9 @@ def test_json_array() -> None:
 
 
 def test_json_object(tmp_path: Path) -> None:
-    (tmp_path / "one.json").write_text('\n\n{"text": "A single object works too."}\n', encoding="utf-8")
+    (tmp_path / "one.json").write_text(
+        '\n\n{"text": "A single object works too."}\n', encoding="utf-8"
+    )
     (article,) = load_articles([tmp_path / "one.json"]).articles
     assert article.text == "A single object works too." and article.line_numbers == (3,)
 
@@ -161,10 +199,14 @@ def test_encodings_and_unreadable_files(tmp_path: Path) -> None:
 
 
 def test_explicit_unsupported_file_is_read_as_text(tmp_path: Path) -> None:
-    (tmp_path / "notes.log").write_text("Storm warning for the coast\n\nWinds reached 100 km/h.", encoding="utf-8")
+    (tmp_path / "notes.log").write_text(
+        "Storm warning for the coast\n\nWinds reached 100 km/h.", encoding="utf-8"
+    )
     (article,) = load_articles([tmp_path / "notes.log"]).articles
     assert article.title == "Storm warning for the coast"
-    assert load_articles([tmp_path]).skipped == (Skipped(str(tmp_path / "notes.log"), "unsupported extension"),)
+    assert load_articles([tmp_path]).skipped == (
+        Skipped(str(tmp_path / "notes.log"), "unsupported extension"),
+    )
 
 
 def test_missing_path_is_an_input_error(tmp_path: Path) -> None:
@@ -174,7 +216,9 @@ def test_missing_path_is_an_input_error(tmp_path: Path) -> None:
 
 def test_folders_hidden_files_links_dates_and_duplicates(tmp_path: Path) -> None:
     (tmp_path / "2016" / "02" / "03").mkdir(parents=True)
-    (tmp_path / "2016" / "02" / "03" / "story.txt").write_text("Dated by folder\n\nText one.", encoding="utf-8")
+    (tmp_path / "2016" / "02" / "03" / "story.txt").write_text(
+        "Dated by folder\n\nText one.", encoding="utf-8"
+    )
     (tmp_path / "b_20191231.md").write_text("Dated by name\n\nText two.", encoding="utf-8")
     (tmp_path / ".hidden.txt").write_text("Hidden\n\nNo.", encoding="utf-8")
     (tmp_path / ".git").mkdir()

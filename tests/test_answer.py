@@ -1,0 +1,76 @@
+"""Retrieval and quoting quality on the demo corpus, with the real model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.answer import ask
+
+REPO = Path(__file__).resolve().parent.parent
+
+FACTS = [
+    ("Who leads the Liwa Suqour al-Jabal rebel group?", "001_", "Hassan Haj Ali"),
+    ("How many planes and helicopters are involved in the Russian military operation in Syria?",
+     "002_", "More than 50 planes"),
+    ("Who said it is too early to speak of a victory over terrorism?", "003_", "Nikolai Pankov"),
+    ("How big is the reward the FSB offers for information about the plane downing?", "004_",
+     "$50 million"),
+    ("Which strategic bombers fired 34 rockets at targets in Aleppo and Idlib?", "004_", "Tu-160"),
+    ("Until when will Russia keep bombing Syria, according to Lavrov?", "000_",
+     "until we truly defeat the terrorist organisations"),
+    ("What did Putin vow to do to those responsible for downing the passenger plane?", "004_",
+     "wherever they are hiding"),
+]
+
+OUT_OF_ARCHIVE = [
+    "Who won the 2018 FIFA World Cup?",
+    "What is a good recipe for banana bread?",
+    "When did Apollo 11 land on the Moon?",
+    "How do I reset my router password?",
+]
+
+
+@pytest.mark.parametrize("question, article_prefix, fact", FACTS)
+def test_facts_come_back_from_the_right_article_inside_the_first_quote(
+    demo_index, question, article_prefix, fact
+):
+    answer = ask(demo_index, question, k=3)
+    assert answer.answered
+    first = answer.quotes[0]
+    assert Path(first.article.path).name.startswith(article_prefix)
+    assert fact in first.text
+
+
+@pytest.mark.parametrize("question", OUT_OF_ARCHIVE)
+def test_questions_the_archive_cannot_answer_are_declined(demo_index, question):
+    answer = ask(demo_index, question, k=3)
+    assert not answer.answered
+    assert answer.quotes  # the closest candidates are still listed
+
+
+def test_quotes_are_verbatim_and_point_at_their_line_in_the_file(demo_index):
+    for question, _, _ in FACTS:
+        for quote in ask(demo_index, question, k=5).quotes:
+            assert quote.article.text[quote.start : quote.end] == quote.text
+            lines = (REPO / quote.article.path).read_text(encoding="utf-8").splitlines()
+            original = lines[quote.line - 1]
+            first_words = " ".join(quote.text.split()[:4]).replace("&quot;", '"')
+            assert first_words in original.replace("&quot;", '"')
+
+
+def test_each_quote_comes_from_a_different_article(demo_index):
+    answer = ask(demo_index, "Russian air strikes in Syria", k=5)
+    ids = [q.article.id for q in answer.quotes]
+    assert len(ids) == len(set(ids)) == 5
+
+
+def test_onnx_and_torch_vectors_agree(encoder):
+    from embeddings import load_encoder
+
+    assert encoder.backend == "onnx"
+    torch_encoder = load_encoder(backend="torch")
+    texts = [q for q, _, _ in FACTS] + [f for _, _, f in FACTS]
+    cosine = (encoder.encode(texts) * torch_encoder.encode(texts)).sum(axis=1)
+    assert cosine.min() > 0.97 and cosine.mean() > 0.985

@@ -1,0 +1,112 @@
+"""The CLI as a user meets it: exit codes, one-line errors, the --json contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cli import app
+
+REPO = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_ask_json_prints_exactly_one_object_with_the_contract(demo_index_dir):
+    result = run("ask", "Who leads the Liwa Suqour al-Jabal rebel group?", "--json", "-k", "4",
+                 "--index", str(demo_index_dir))
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert set(payload) >= {"question", "answered", "quotes"}
+    assert payload["answered"] is True
+    assert len(payload["quotes"]) == 4
+    for rank, quote in enumerate(payload["quotes"], start=1):
+        assert quote["rank"] == rank
+        assert isinstance(quote["text"], str) and isinstance(quote["score"], float)
+        assert set(quote["article"]) >= {"id", "title", "url", "path", "date"}
+        assert isinstance(quote["start"], int) and isinstance(quote["end"], int)
+        assert quote["line"] is None or isinstance(quote["line"], int)
+    assert "Hassan Haj Ali" in payload["quotes"][0]["text"]
+    assert payload["quotes"][0]["article"]["path"].endswith("001_0a13e2fcd2c43a4f.txt")
+
+
+def test_ask_renders_quote_and_citation(demo_index_dir):
+    result = run("ask", "Who leads the Liwa Suqour al-Jabal rebel group?", "--index",
+                 str(demo_index_dir))
+    assert result.exit_code == 0
+    assert "Hassan Haj Ali" in result.stdout
+    assert "001_0a13e2fcd2c43a4f.txt:" in result.stdout
+
+
+def test_info_shows_counts_model_and_dates(demo_index_dir):
+    result = run("info", "--index", str(demo_index_dir))
+    assert result.exit_code == 0
+    assert "articles   5" in result.stdout
+    assert "all-MiniLM-L6-v2" in result.stdout
+    assert "2016-02-03" in result.stdout
+    facts = json.loads(run("info", "--json", "--index", str(demo_index_dir)).stdout)
+    assert facts["articles"] == 5 and facts["manifest"]["backend"] == "onnx"
+
+
+def one_error_line(result, code: int, words: str) -> None:
+    assert result.exit_code == code
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_missing_index(tmp_path):
+    one_error_line(run("ask", "anything?", "--index", str(tmp_path / "none")), 3, "qa index")
+    one_error_line(run("info", "--index", str(tmp_path / "none")), 3, "no index")
+
+
+def test_empty_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    one_error_line(run("index", str(tmp_path / "empty"), "--index", str(tmp_path / "i")), 2,
+                   "no articles found")
+
+
+def test_missing_path(tmp_path):
+    one_error_line(run("index", str(tmp_path / "nope"), "--index", str(tmp_path / "i")), 2,
+                   "no such file")
+
+
+def test_binary_file_is_skipped_and_counted(tmp_path):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "blob.txt").write_bytes(b"\x00\x01\x02binary\x00" * 100)
+    result = run("index", str(folder), "--index", str(tmp_path / "i"))
+    assert result.exit_code == 2
+    assert "no articles found" in result.stderr and "1 files skipped" in result.stderr
+
+
+def test_binary_file_beside_articles_does_not_stop_indexing(tmp_path, corpus_copy):
+    (corpus_copy / "blob.txt").write_bytes(b"\x00\xff" * 500)
+    result = run("index", str(corpus_copy), "--index", str(tmp_path / "i"), "--model", "hashing")
+    assert result.exit_code == 0, result.stderr
+    assert "skipped" in result.stderr and "blob.txt" in result.stderr
+    assert "indexed 5 articles" in result.stdout
+
+
+def test_empty_question(demo_index_dir):
+    one_error_line(run("ask", "  ", "--index", str(demo_index_dir)), 2, "empty")
+
+
+def test_help_and_info_do_not_import_torch(demo_index_dir):
+    for args in (["--help"], ["info", "--index", str(demo_index_dir)]):
+        code = (
+            "import sys; sys.argv = ['qa', *%r]\n"
+            "import cli\n"
+            "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n"
+            "assert 'sentence_transformers' not in sys.modules\n" % (args,)
+        )
+        done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
