@@ -26,6 +26,11 @@ IndexOption = typer.Option(
     ".qa-index", "--index", envvar="QA_INDEX", help="Index directory.", show_default=True
 )
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of text.")
+SinceOption = typer.Option(None, "--since", metavar="YYYY-MM-DD", help="Only articles from this day on.")
+UntilOption = typer.Option(None, "--until", metavar="YYYY-MM-DD", help="Only articles up to this day.")
+SourceOption = typer.Option(
+    None, "--source", help="Only articles from this source (part of its name or URL); repeatable."
+)
 
 
 def _fails_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -98,6 +103,9 @@ def ask(
         None, "--as-of", envvar="QA_AS_OF", metavar="YYYY-MM-DD",
         help="Ask as of this day: later articles are left out, recent ones favoured.",
     ),
+    since: Optional[str] = SinceOption,
+    until: Optional[str] = UntilOption,
+    source: Optional[List[str]] = SourceOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Answer a question with verbatim quotes from the indexed articles."""
@@ -109,12 +117,69 @@ def ask(
     if not question.strip():
         raise InputError("the question is empty")
     day = _day(as_of)
+    filters = _filters(since, until, source)
     archive = Index.open(index_dir)
-    answer = answer_question(archive, question, k=k, as_of=day)
+    answer = answer_question(archive, question, k=k, as_of=day, filters=filters)
     if as_json:
         typer.echo(json.dumps(answer_as_dict(answer), ensure_ascii=False))
     else:
         render_answer(answer, _stdout())
+
+
+@app.command()
+@_fails_cleanly
+def batch(
+    questions: str = typer.Argument(..., help="Question file (.txt .csv .tsv .jsonl) or - for stdin."),
+    output: Optional[str] = typer.Option(
+        None, "-o", "--output", help="Answers file: .jsonl, .csv or .md [default: JSON Lines on stdout]."
+    ),
+    index_dir: Path = IndexOption,
+    k: int = typer.Option(5, "-k", "--top", min=1, max=50, help="Quotes per question."),
+    resume: bool = typer.Option(False, "--resume", help="Skip questions whose ids OUT already has."),
+    as_of: Optional[str] = typer.Option(
+        None, "--as-of", envvar="QA_AS_OF", metavar="YYYY-MM-DD", help="Ask as of this day."
+    ),
+    since: Optional[str] = SinceOption,
+    until: Optional[str] = UntilOption,
+    source: Optional[List[str]] = SourceOption,
+) -> None:
+    """Answer a file of questions in batches, writing answers as it goes."""
+    from qa.batch import answer_file
+    from qa.errors import RowsFailedError
+    from qa.index import Index
+
+    day = _day(as_of)
+    filters = _filters(since, until, source)
+    archive = Index.open(index_dir)
+    report = answer_file(
+        archive, questions, output=output, k=k, resume=resume, as_of=day, filters=filters,
+        on_bad_row=lambda row: typer.echo(f"{questions}:{row.line}: skipped: {row.reason}", err=True),
+        show_progress=sys.stderr.isatty(),
+    )
+    summary = f"answered {report.answered} questions"
+    if report.resumed:
+        summary += f", {report.resumed} already in {output}"
+    typer.echo(summary, err=True)
+    if report.bad_rows:
+        raise RowsFailedError(f"{len(report.bad_rows)} rows of {questions} could not be read")
+
+
+@app.command()
+@_fails_cleanly
+def chat(
+    index_dir: Path = IndexOption,
+    k: int = typer.Option(3, "-k", "--top", min=1, max=50, help="Quotes per answer."),
+    as_of: Optional[str] = typer.Option(
+        None, "--as-of", envvar="QA_AS_OF", metavar="YYYY-MM-DD", help="Ask as of this day."
+    ),
+) -> None:
+    """Talk with the archive: questions, follow-ups and /commands (/help lists them)."""
+    from qa.chat import ChatSession
+    from qa.index import Index
+    from qa.terminal import run_chat
+
+    session = ChatSession(Index.open(index_dir), k=k, as_of=_day(as_of))
+    run_chat(session, interactive=sys.stdin.isatty() and sys.stdout.isatty())
 
 
 @app.command()
@@ -192,6 +257,12 @@ def _day(value: str | None) -> Any:
         return parse_day(value)
     except ValueError:
         raise InputError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
+
+
+def _filters(since: str | None, until: str | None, sources: list[str] | None) -> Any:
+    from qa.retrieve import Filters
+
+    return Filters(_day(since), _day(until), tuple(s for s in sources or () if s.strip()))
 
 
 def _miss_as_dict(result: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import numpy as np
 from qa.index import Index
 from qa.lexical import tokenize
 from qa.models import Answer, Article, Quote, Sentence
-from qa.retrieve import ArticleHit, RetrievalSettings, retrieve, understand
+from qa.retrieve import ArticleHit, Filters, RetrievalSettings, retrieve, understand
 
 _WORD = re.compile(r"\w+")
 
@@ -39,10 +39,13 @@ def ask(
     *,
     k: int = 5,
     as_of: date | None = None,
+    filters: Filters = Filters(),
     settings: AnswerSettings = AnswerSettings(),
 ) -> Answer:
     """Answer one question with up to ``k`` quotes from different articles."""
-    return answer_questions(index, [question], k=k, as_of=[as_of], settings=settings)[0]
+    return answer_questions(
+        index, [question], k=k, as_of=[as_of], filters=filters, settings=settings
+    )[0]
 
 
 def answer_questions(
@@ -51,6 +54,7 @@ def answer_questions(
     *,
     k: int = 5,
     as_of: Sequence[date | None] | None = None,
+    filters: Filters = Filters(),
     settings: AnswerSettings = AnswerSettings(),
 ) -> list[Answer]:
     """Answer many questions at once: one encode call for the questions, one for the sentences.
@@ -62,7 +66,9 @@ def answer_questions(
     if not questions:
         return []
     days = list(as_of) if as_of is not None else [None] * len(questions)
-    queries = [understand(index, q, d, settings.retrieval) for q, d in zip(questions, days)]
+    queries = [
+        understand(index, q, d, filters, settings.retrieval) for q, d in zip(questions, days)
+    ]
     encoder = index.encoder
     question_vectors = encoder.encode(questions)
     hits = retrieve(

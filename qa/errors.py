@@ -31,3 +31,9 @@ class ModelError(QAError):
     """The embedding model cannot be loaded."""
 
     exit_code = 5
+
+
+class RowsFailedError(QAError):
+    """Some rows of a question file could not be read; the others were answered."""
+
+    exit_code = 6

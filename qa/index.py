@@ -27,6 +27,7 @@ from qa.models import Article, Chunk, Sentence
 
 if TYPE_CHECKING:
     from embeddings import Encoder
+    from qa.retrieve import Filters
 
 log = logging.getLogger(__name__)
 
@@ -504,6 +505,29 @@ class Index:
             "GROUP BY source ORDER BY count(*) DESC, source"
         ).fetchall()
         return articles, chunks, first, last, [(s, n) for s, n in sources]
+
+    def rows_matching(self, filters: Filters) -> np.ndarray:
+        """Chunk rows whose article passes the filters (undated articles fail a date filter)."""
+        clauses, values = [], []
+        if filters.since:
+            clauses.append("a.date >= ?")
+            values.append(filters.since.isoformat())
+        if filters.until:
+            clauses.append("a.date <= ?")
+            values.append(filters.until.isoformat())
+        if filters.sources:
+            options = []
+            for name in filters.sources:
+                options.append("(instr(lower(coalesce(a.source, '')), ?) > 0 "
+                               "OR instr(lower(coalesce(a.url, '')), ?) > 0)")
+                values += [name.lower(), name.lower()]
+            clauses.append("(" + " OR ".join(options) + ")")
+        where = " AND ".join(clauses) or "1"
+        rows = self._store.execute(
+            f"SELECT c.row FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {where} "
+            "ORDER BY c.row", values,
+        ).fetchall()
+        return np.array([r for (r,) in rows], dtype=np.int64)
 
     @property
     def newest_date(self) -> date | None:

@@ -69,20 +69,21 @@ def citation(article: Article, line: int | None) -> str:
     return " · ".join(safe_text(p) for p in parts)
 
 
-def render_answer(answer: Answer, console: Any) -> None:
-    """Print an answer: each quote with the question's words highlighted, then its citation."""
+def render_answer(answer: Answer, console: Any, first_rank: int = 1) -> None:
+    """Print an answer: each quote (from ``first_rank`` on) with the question's words
+    highlighted, then its citation."""
     from rich.text import Text
 
-    if answer.time_scope is not None:
+    if answer.time_scope is not None and first_rank == 1:
         console.print(Text(f"Favouring news from {answer.time_scope.describe()}", style="dim"))
     if not answer.quotes:
         console.print(Text("Nothing in the archive matches this question.", style="yellow"))
         return
-    if not answer.answered:
+    if not answer.answered and first_rank == 1:
         console.print(
             Text("The archive does not seem to answer this. Closest passages:", style="yellow")
         )
-    for quote in answer.quotes:
+    for quote in answer.quotes[first_rank - 1 :]:
         body = Text(f"{quote.rank}. ", style="bold")
         text = safe_text(quote.text)
         quoted = Text("“" + text + "”", style=None if answer.answered else "dim")

@@ -31,31 +31,58 @@ class RetrievalSettings:
 
 
 @dataclass(frozen=True)
+class Filters:
+    """Hard limits on which articles may be quoted; applied inside the searches, so a filter
+    never leaves fewer than k results when k matching passages exist."""
+
+    since: date | None = None
+    until: date | None = None
+    sources: tuple[str, ...] = ()  # case-insensitive parts of the source name or URL
+
+    @property
+    def active(self) -> bool:
+        return bool(self.since or self.until or self.sources)
+
+    def describe(self) -> str:
+        parts = []
+        if self.since:
+            parts.append(f"since {self.since}")
+        if self.until:
+            parts.append(f"until {self.until}")
+        if self.sources:
+            parts.append("source " + " or ".join(repr(s) for s in self.sources))
+        return "Filters: " + ", ".join(parts) if parts else "No filters."
+
+
+@dataclass(frozen=True)
 class Query:
-    """A question as retrieval understood it: its text and the dates it favours."""
+    """A question as retrieval understood it: its text, the dates it favours, its filters."""
 
     text: str
     scope: TimeScope | None = None
     boost: float = 0.0  # articles dated inside ``scope`` score x(1 + boost)
-    until: date | None = None  # explicit as-of: nothing published after it
+    filters: Filters = Filters()
 
 
 def understand(
     index: Index,
     question: str,
     as_of: date | None = None,
+    filters: Filters = Filters(),
     settings: RetrievalSettings = RetrievalSettings(),
 ) -> Query:
     """Find the time scope of a question; relative words count back from ``as_of`` or, without
-    it, from the newest article in the archive."""
+    it, from the newest article in the archive. With ``as_of``, later articles are left out."""
+    if as_of is not None and (filters.until is None or as_of < filters.until):
+        filters = Filters(filters.since, as_of, filters.sources)
     scope = time_scope(question, as_of or index.newest_date)
     if scope is not None:
-        return Query(question, scope, settings.scope_boost, as_of)
+        return Query(question, scope, settings.scope_boost, filters)
     if as_of is not None:
         window = TimeScope(as_of - timedelta(days=settings.as_of_window_days), as_of,
                            f"asked on {as_of}")
-        return Query(question, window, settings.as_of_boost, as_of)
-    return Query(question)
+        return Query(question, window, settings.as_of_boost, filters)
+    return Query(question, filters=filters)
 
 
 @dataclass(frozen=True)
@@ -81,32 +108,60 @@ def retrieve(
     questions = [q.text for q in queries]
     if question_vectors is None:
         question_vectors = index.encoder.encode(questions)
-    depth = min(settings.candidates, index.chunk_count)
-    if depth == 0:
-        return [[] for _ in questions]
-    dense_scores, dense_rows = index.vectors.search(question_vectors, depth)
-    lexical = lexical_search(index, questions, depth)
-    results = []
-    for q in range(len(questions)):
-        fused = fuse_rankings(
-            [(int(r), float(s)) for r, s in zip(dense_rows[q], dense_scores[q]) if r >= 0],
-            lexical[q],
-            settings,
-        )
-        results.append(_group_by_article(index, fused, k, settings, queries[q]))
+    results: list[list[ArticleHit]] = [[] for _ in queries]
+    # Questions with the same filters are searched together.
+    groups: dict[Filters, list[int]] = {}
+    for q, query in enumerate(queries):
+        groups.setdefault(query.filters, []).append(q)
+    for filters, members in groups.items():
+        allowed = index.rows_matching(filters) if filters.active else None
+        total = index.chunk_count if allowed is None else len(allowed)
+        depth = min(settings.candidates, total)
+        if depth == 0:
+            continue
+        dense = dense_search(index, question_vectors[members], depth, allowed)
+        lexical = lexical_search(index, [questions[q] for q in members], depth, allowed)
+        for position, q in enumerate(members):
+            fused = fuse_rankings(dense[position], lexical[position], settings)
+            results[q] = _group_by_article(index, fused, k, settings, queries[q])
     return results
 
 
-def lexical_search(index: Index, questions: Sequence[str], depth: int) -> list[list[tuple[int, float]]]:
-    """BM25 top ``depth`` chunk rows and scores for each question."""
+def dense_search(
+    index: Index, vectors: np.ndarray, depth: int, allowed: np.ndarray | None = None
+) -> list[list[tuple[int, float]]]:
+    """FAISS top ``depth`` chunk rows and cosine scores per question, within ``allowed`` rows."""
+    if allowed is None:
+        scores, rows = index.vectors.search(vectors, depth)
+    else:
+        import faiss
+
+        selector = faiss.IDSelectorBatch(allowed)
+        scores, rows = index.vectors.search(
+            vectors, depth, params=faiss.SearchParameters(sel=selector)
+        )
+    return [
+        [(int(r), float(s)) for r, s in zip(rows[q], scores[q]) if r >= 0]
+        for q in range(len(vectors))
+    ]
+
+
+def lexical_search(
+    index: Index, questions: Sequence[str], depth: int, allowed: np.ndarray | None = None
+) -> list[list[tuple[int, float]]]:
+    """BM25 top ``depth`` chunk rows and scores for each question, within ``allowed`` rows."""
     vocabulary = index.bm25.vocab_dict
     queries = [[t for t in tokenize(q) if t in vocabulary] for q in questions]
     results: list[list[tuple[int, float]]] = [[] for _ in questions]
     asked = [i for i, terms in enumerate(queries) if terms]
     if not asked:
         return results
+    mask = None
+    if allowed is not None:
+        mask = np.zeros(index.chunk_count, dtype=np.float32)
+        mask[allowed] = 1.0
     rows, scores = index.bm25.retrieve(
-        [queries[i] for i in asked], k=depth, show_progress=False, n_threads=1
+        [queries[i] for i in asked], k=depth, show_progress=False, n_threads=1, weight_mask=mask
     )
     for position, q in enumerate(asked):
         results[q] = [
@@ -155,8 +210,6 @@ def _group_by_article(
             settings.second_passage_weight * p.score for p in passages[1:]
         )
         published = _day(passages[0].article.date)
-        if published and query.until and published > query.until:
-            continue
         if published and query.scope and query.scope.contains(published):
             score *= 1 + query.boost
         hits.append(ArticleHit(article_id, score, tuple(passages)))

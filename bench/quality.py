@@ -1,0 +1,122 @@
+"""Quality on the RealtimeQA dev benchmark: qa's pipeline against BM25 alone, dense alone and
+their plain RRF fusion, on the same index, plus the abstention threshold sweep.
+
+    python bench/quality.py [--data ../shared/data/realtimeqa-dev] [--index bench/.cache/dev-index]
+
+Builds the index on first run (reused afterwards) and prints a Markdown report; never commit the
+data. Baselines quote the best whole passage (chunk) of each of their top articles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from qa.answer import AnswerSettings, answer_questions  # noqa: E402
+from qa.evaluate import (  # noqa: E402
+    GoldQuestion, _article_references, _normalize_reference, _normalize_text, evaluate, load_gold,
+)
+from qa.index import Index, build_index  # noqa: E402
+from qa.retrieve import fuse_rankings, lexical_search  # noqa: E402
+
+
+def baseline_metrics(index: Index, gold: list[GoldQuestion], method: str) -> dict[str, float]:
+    """hit@k / MRR@10 / answer in top-5 passages for a baseline ranking of chunks."""
+    questions = [g.question for g in gold]
+    depth = 200
+    if method != "bm25":
+        vectors = index.encoder.encode(questions)
+        scores, rows = index.vectors.search(vectors, depth)
+    if method != "dense":
+        lexical = lexical_search(index, questions, depth)
+    ranks, answer_hits = [], 0
+    for q, item in enumerate(gold):
+        dense = [(int(r), float(s)) for r, s in zip(rows[q], scores[q])] if method != "bm25" else []
+        if method == "bm25":
+            ranking = lexical[q]
+        elif method == "dense":
+            ranking = dense
+        else:
+            ranking = [(r, f) for r, f, _, _ in fuse_rankings(dense, lexical[q])]
+        chunks = index.chunks([r for r, _ in ranking])
+        articles, passages = [], []
+        for chunk in chunks:
+            if chunk.article_id not in articles:
+                articles.append(chunk.article_id)
+                passages.append(chunk.text)
+            if len(articles) == 10:
+                break
+        wanted = {_normalize_reference(s) for s in item.sources}
+        rank = next((i + 1 for i, a in enumerate(articles)
+                     if wanted & _article_references(index.article(a))), None)
+        ranks.append(rank or 999)
+        answers = [_normalize_text(a) for a in item.answers]
+        if any(a in _normalize_text(p) for p in passages[:5] for a in answers):
+            answer_hits += 1
+    r = np.array(ranks)
+    return {
+        "hit@1": float(np.mean(r <= 1)), "hit@5": float(np.mean(r <= 5)),
+        "hit@10": float(np.mean(r <= 10)), "mrr@10": float(np.mean(np.where(r <= 10, 1 / r, 0))),
+        "answer_in_top5": answer_hits / len(gold),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(REPO.parent / "shared/data/realtimeqa-dev"))
+    parser.add_argument("--index", default=str(REPO / "bench/.cache/dev-index"))
+    options = parser.parse_args()
+    data = Path(options.data)
+    if not (Path(options.index) / "CURRENT").exists():
+        started = time.monotonic()
+        report = build_index([data / "articles.jsonl"], options.index, show_progress=True)
+        print(f"built {report.chunks} chunks in {time.monotonic() - started:.0f}s", file=sys.stderr)
+    index = Index.open(options.index)
+    gold = load_gold(data / "questions.jsonl")
+    outside = load_gold(REPO / "bench/out_of_archive.jsonl")
+
+    rows = []
+    for name, use_dates in (("qa (default, dates from the questions)", True),
+                            ("qa without question dates", False)):
+        m = evaluate(index, gold, k=10, use_dates=use_dates).metrics
+        rows.append((name, m["hit@1"], m["hit@5"], m["hit@10"], m["mrr@10"],
+                     m["answer_in_quotes@5"], "top-5 quotes (1-3 sentences each)"))
+    for name, method in (("BM25 alone (bm25s)", "bm25"), ("dense alone (MiniLM, FAISS)", "dense"),
+                         ("plain RRF of the two", "rrf")):
+        m = baseline_metrics(index, gold, method)
+        rows.append((name, m["hit@1"], m["hit@5"], m["hit@10"], m["mrr@10"], m["answer_in_top5"],
+                     "top-5 whole passages (~100 words)"))
+
+    print(f"## Quality on RealtimeQA dev ({len(gold)} questions, {index.manifest['articles']} "
+          f"articles, {index.chunk_count} chunks, {index.manifest['model']} on "
+          f"{index.manifest['backend']})\n")
+    print("| method | hit@1 | hit@5 | hit@10 | MRR@10 | answer inside | unit |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for row in rows:
+        print(f"| {row[0]} | " + " | ".join(f"{v:.3f}" for v in row[1:6]) + f" | {row[6]} |")
+
+    settings = AnswerSettings()
+    inside = [a.quotes[0].score for a in answer_questions(
+        index, [g.question for g in gold], k=1, as_of=[g.date for g in gold])]
+    out = [a.quotes[0].score for a in answer_questions(index, [g.question for g in outside], k=1)]
+    print(f"\n## Abstention: top-quote evidence, {len(gold)} dev questions vs {len(outside)} "
+          "out-of-archive questions (bench/out_of_archive.jsonl)\n")
+    print("| threshold | dev answered | out-of-archive declined | balanced |")
+    print("| --- | --- | --- | --- |")
+    for threshold in np.arange(0.50, 0.81, 0.05):
+        answered = float(np.mean(np.array(inside) >= threshold))
+        declined = float(np.mean(np.array(out) < threshold))
+        mark = " (default)" if abs(threshold - settings.min_score) < 1e-9 else ""
+        print(f"| {threshold:.2f}{mark} | {answered:.3f} | {declined:.3f} | "
+              f"{(answered + declined) / 2:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

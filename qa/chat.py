@@ -1,0 +1,234 @@
+"""A conversation with the archive: questions, follow-ups that lean on the previous question,
+and slash commands. The session is plain state and text; the CLI supplies the terminal."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+
+from qa.answer import ask
+from qa.errors import InputError, QAError
+from qa.index import Index
+from qa.lexical import words
+from qa.models import Answer, Quote
+from qa.render import citation, safe_text
+from qa.retrieve import Filters
+from qa.when import parse_day
+
+HELP = """\
+Ask a question in plain words; follow-ups like "Who said that?" use the previous question too.
+  /k N            how many quotes to show (now {k})
+  /more           the next quotes for the last question
+  /open N         the whole paragraph around quote N, with its article's title, date and source
+  /sources        the citations of the last answer
+  /since DATE     only articles from DATE on (YYYY-MM-DD); /since alone clears it
+  /until DATE     only articles up to DATE; /until alone clears it
+  /source NAME    only articles from this source (several allowed); /source alone clears them
+  /filters        show the filters in force
+  /json           toggle raw JSON output
+  /save FILE      write this conversation as Markdown with citations
+  /help           this help
+  /quit           leave (or Ctrl-D)"""
+
+_PRONOUNS = {"that", "this", "it", "its", "he", "she", "him", "her", "his", "they", "them",
+             "their", "there", "then", "those", "these", "one"}
+_FOLLOW_UP_START = re.compile(r"^(?:and|but|also|so|what about|how about|and what about)\b", re.I)
+_QUESTION_WORDS = {"who", "what", "when", "where", "why", "how", "which", "whom", "whose", "did",
+                   "does", "do", "is", "was", "were", "are", "said", "say", "says", "and", "but",
+                   "the", "a", "an", "of", "to", "in", "on", "for", "about", "start", "started",
+                   "begin", "happen", "happened", "mean", "more", "else"}
+
+
+@dataclass
+class Turn:
+    """One exchange, kept for /more, /open, /sources and /save."""
+
+    question: str
+    understood_as: str
+    answer: Answer
+    shown: int
+    subject: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Reply:
+    """What the terminal should show for one input line."""
+
+    text: str = ""  # a message (help, filters, errors, paragraphs)
+    answer: Answer | None = None
+    first_rank: int = 1  # show the answer's quotes from this rank on (for /more)
+    understood_as: str | None = None  # the expanded question, when it was a follow-up
+    quit: bool = False
+
+
+@dataclass
+class ChatSession:
+    """The state of one conversation: settings, filters and the turns so far."""
+
+    index: Index
+    k: int = 3
+    as_of: date | None = None
+    filters: Filters = field(default_factory=Filters)
+    json_mode: bool = False
+    turns: list[Turn] = field(default_factory=list)
+
+    def handle(self, line: str) -> Reply:
+        """Answer a question or run a command; user mistakes come back as a message."""
+        line = " ".join(line.split())
+        if not line:
+            return Reply()
+        try:
+            if line.startswith("/"):
+                return self._command(line)
+            return self._question(line)
+        except QAError as exc:
+            return Reply(text=f"error: {exc}")
+
+    # -- questions
+
+    def _question(self, question: str) -> Reply:
+        previous = self.turns[-1].subject if self.turns else []
+        understood, subject = expand_follow_up(question, previous)
+        answer = ask(self.index, understood, k=self.k, as_of=self.as_of, filters=self.filters)
+        answer = replace(answer, question=question)
+        self.turns.append(Turn(question, understood, answer, len(answer.quotes), subject))
+        return Reply(answer=answer, understood_as=understood if understood != question else None)
+
+    def _more(self) -> Reply:
+        turn = self._last_turn()
+        wider = ask(self.index, turn.understood_as, k=turn.shown + self.k, as_of=self.as_of,
+                    filters=self.filters)
+        if len(wider.quotes) <= turn.shown:
+            return Reply(text="No more quotes for that question.")
+        first = turn.shown + 1
+        turn.answer = replace(wider, question=turn.question)
+        turn.shown = len(wider.quotes)
+        return Reply(answer=turn.answer, first_rank=first)
+
+    # -- commands
+
+    def _command(self, line: str) -> Reply:
+        name, _, argument = line.partition(" ")
+        name = name.lower()
+        if name in ("/quit", "/exit", "/q"):
+            return Reply(quit=True)
+        if name == "/help":
+            return Reply(text=HELP.format(k=self.k))
+        if name == "/k":
+            if not argument.isdigit() or not 1 <= int(argument) <= 50:
+                raise InputError("/k takes a number from 1 to 50")
+            self.k = int(argument)
+            return Reply(text=f"Showing {self.k} quotes.")
+        if name == "/more":
+            return self._more()
+        if name == "/open":
+            return Reply(text=self._open(argument))
+        if name == "/sources":
+            turn = self._last_turn()
+            lines = [f"{q.rank}. {citation(q.article, q.line)}" for q in turn.answer.quotes]
+            return Reply(text="\n".join(lines) or "The last answer has no quotes.")
+        if name in ("/since", "/until"):
+            day = parse_day_or_fail(argument) if argument else None
+            key = name[1:]
+            self.filters = replace(self.filters, **{key: day})
+            return Reply(text=self.filters.describe())
+        if name == "/source":
+            sources = self.filters.sources + (argument,) if argument else ()
+            self.filters = replace(self.filters, sources=sources)
+            return Reply(text=self.filters.describe())
+        if name == "/filters":
+            return Reply(text=self.filters.describe())
+        if name == "/json":
+            self.json_mode = not self.json_mode
+            return Reply(text=f"JSON output {'on' if self.json_mode else 'off'}.")
+        if name == "/save":
+            if not argument:
+                raise InputError("/save needs a file name")
+            path = save_transcript(self.turns, Path(argument).expanduser())
+            return Reply(text=f"Saved {len(self.turns)} questions to {path}.")
+        raise InputError(f"unknown command {name}: /help lists the commands")
+
+    def _last_turn(self) -> Turn:
+        if not self.turns:
+            raise InputError("ask a question first")
+        return self.turns[-1]
+
+    def _open(self, argument: str) -> str:
+        turn = self._last_turn()
+        if not argument.isdigit():
+            raise InputError("/open takes the number of a quote, e.g. /open 1")
+        number = int(argument)
+        quote = next((q for q in turn.answer.quotes if q.rank == number), None)
+        if quote is None:
+            raise InputError(f"no quote {number} in the last answer")
+        return open_paragraph(quote)
+
+
+def parse_day_or_fail(value: str) -> date:
+    try:
+        return parse_day(value)
+    except ValueError:
+        raise InputError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
+
+
+def subject_words(question: str) -> list[str]:
+    """The words of a question that say what it is about (no question words or pronouns)."""
+    kept = []
+    for word in re.findall(r"[\w’'-]+", question):
+        lowered = word.lower()
+        if lowered not in _QUESTION_WORDS and lowered not in _PRONOUNS and word not in kept:
+            kept.append(word)
+    return kept
+
+
+def expand_follow_up(question: str, previous_subject: list[str]) -> tuple[str, list[str]]:
+    """A question that leans on the previous one ("Who said that?", "And when did it start?")
+    is searched together with the previous question's subject words. Returns the question to
+    search and the subject it carries on to the next turn."""
+    own = subject_words(question)
+    if not previous_subject:
+        return question, own
+    tokens = words(question)
+    leans = (
+        _FOLLOW_UP_START.search(question) is not None
+        or (any(t in _PRONOUNS for t in tokens) and len(own) <= 2)
+        or len(tokens) <= 3
+    )
+    if not leans:
+        return question, own
+    carried = previous_subject + [w for w in own if w not in previous_subject]
+    context = [w for w in previous_subject if w not in own]
+    return f"{question} ({' '.join(context)})", carried[-12:]
+
+
+def open_paragraph(quote: Quote) -> str:
+    """The paragraph of the article that holds a quote, under its article's citation."""
+    text = quote.article.text
+    start = text.rfind("\n\n", 0, quote.start)
+    start = 0 if start < 0 else start + 2
+    end = text.find("\n\n", quote.end)
+    end = len(text) if end < 0 else end
+    header = citation(quote.article, quote.line)
+    return f"{header}\n\n{safe_text(text[start:end])}"
+
+
+def save_transcript(turns: list[Turn], path: Path) -> Path:
+    """Write the conversation as Markdown: each question, its quotes and their citations."""
+    lines = ["# qa conversation", ""]
+    for turn in turns:
+        lines += [f"## {turn.question}", ""]
+        if turn.understood_as != turn.question:
+            lines += [f"_Understood as: {turn.understood_as}_", ""]
+        if not turn.answer.answered:
+            lines += ["_The archive does not seem to answer this. Closest passages:_", ""]
+        for quote in turn.answer.quotes:
+            lines.append(f"{quote.rank}. > {' '.join(safe_text(quote.text).split())}")
+            lines.append(f"   — {citation(quote.article, quote.line)}")
+            lines.append("")
+    try:
+        path.write_text("\n".join(lines), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
