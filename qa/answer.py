@@ -57,7 +57,7 @@ def answer_questions(
     filters: Filters = Filters(),
     settings: AnswerSettings = AnswerSettings(),
 ) -> list[Answer]:
-    """Answer many questions at once: one encode call for the questions, one for the sentences.
+    """Answer many questions at once: one encode call and one search per batch.
 
     ``as_of`` gives, per question, the day it is asked: later articles are left out and recent
     ones favoured; relative words ("this week") count back from it.
@@ -79,8 +79,9 @@ def answer_questions(
         question_vectors=question_vectors,
     )
     candidates = [_candidate_sentences(index, question_hits) for question_hits in hits]
-    texts = [article.text[s.start : s.end] for found in candidates for article, s, _ in found]
-    sentence_vectors = encoder.encode(texts) if texts else np.zeros((0, encoder.dimension))
+    # Sentence vectors were computed at index time: scoring them is one matrix product.
+    rows = [s.vector_row for found in candidates for _, s, _ in found]
+    sentence_vectors = np.asarray(index.sentence_vectors[rows], dtype=np.float32)
     answers = []
     offset = 0
     for q, question in enumerate(questions):

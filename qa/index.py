@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DEFAULT_INDEX_DIR = ".qa-index"
 CURRENT_FILE = "CURRENT"
 LOCK_FILE = ".lock"
@@ -40,6 +40,7 @@ STORE = "store.sqlite"
 VECTORS = "vectors.faiss"
 BM25_DIR = "bm25"
 TERMS = "terms.json"
+SENTENCE_VECTORS = "sentences.f16"
 EMBED_BATCH = 64
 
 
@@ -207,58 +208,52 @@ def _write_generation(
     work_dir.mkdir()
     try:
         articles.sort(key=lambda a: a.id)
-        reusable = (
-            previous.vectors_by_embed_hash()
-            if previous and _same_model(previous.manifest, encoder)
-            else {}
-        )
+        same_model = previous is not None and _same_model(previous.manifest, encoder)
         store = sqlite3.connect(work_dir / STORE)
         _create_schema(store)
         vectors = faiss.IndexFlatIP(encoder.dimension)
-        lexical_corpus: list[list[str]] = []
-        document_frequency: dict[str, int] = {}
-        pending: list[str] = []  # chunk texts waiting to be embedded, in row order
-        staged: list[np.ndarray] = []  # vectors in row order, not yet added to FAISS
-        row = 0
-        embedded = 0
         progress = _progress(show_progress, unit="chunk", desc="indexing")
 
-        def flush() -> None:
-            nonlocal embedded
-            if pending:
-                staged.append(encoder.encode(pending, batch_size=32))
-                embedded += len(pending)
-                pending.clear()
+        def add_chunk_vectors(batch: np.ndarray) -> None:
+            vectors.add(batch)
+            progress.update(len(batch))
 
+        sentence_file = open(work_dir / SENTENCE_VECTORS, "wb")
+        chunk_sink = _VectorSink(
+            encoder, previous.vectors_by_embed_hash() if same_model and previous else {},
+            add_chunk_vectors,
+        )
+        sentence_sink = _VectorSink(
+            encoder, previous.sentence_vectors_by_hash() if same_model and previous else {},
+            lambda batch: sentence_file.write(batch.astype(np.float16).tobytes()),
+        )
+        lexical_corpus: list[list[str]] = []
+        document_frequency: dict[str, int] = {}
+        row = 0
         for article in articles:
             _insert_article(store, article)
+            sentence_rows: dict[Sentence, int] = {}
             for chunk in chunk_article(article, settings):
+                for sentence in chunk.sentences:
+                    if sentence not in sentence_rows:
+                        text = article.text[sentence.start : sentence.end]
+                        sentence_hash = hashlib.sha1(text.encode()).hexdigest()
+                        sentence_rows[sentence] = sentence_sink.count
+                        store.execute("INSERT INTO sentences VALUES (?, ?)",
+                                      (sentence_sink.count, sentence_hash))
+                        sentence_sink.add(sentence_hash, text)
                 text = embedding_text(article, chunk)
                 embed_hash = hashlib.sha1(text.encode()).hexdigest()
-                _insert_chunk(store, row, chunk, embed_hash)
+                _insert_chunk(store, row, chunk, embed_hash, sentence_rows)
                 terms = tokenize(text)
                 lexical_corpus.append(terms)
                 for term in set(terms):
                     document_frequency[term] = document_frequency.get(term, 0) + 1
-                known = reusable.get(embed_hash)
-                if known is not None:
-                    flush()
-                    staged.append(known[None, :])
-                else:
-                    pending.append(text)
-                    if len(pending) >= EMBED_BATCH:
-                        flush()
+                chunk_sink.add(embed_hash, text)
                 row += 1
-                if len(staged) >= 16:
-                    buffer = np.vstack(staged)
-                    vectors.add(buffer)
-                    progress.update(len(buffer))
-                    staged.clear()
-        flush()
-        if staged:
-            buffer = np.vstack(staged)
-            vectors.add(buffer)
-            progress.update(len(buffer))
+        chunk_sink.finish()
+        sentence_sink.finish()
+        sentence_file.close()
         progress.close()
         if vectors.ntotal != row:
             raise QAError(f"internal error: {vectors.ntotal} vectors for {row} chunks")
@@ -269,6 +264,7 @@ def _write_generation(
         retriever.index(lexical_corpus or [[]], show_progress=False)
         retriever.save(str(work_dir / BM25_DIR), show_progress=False)
         (work_dir / TERMS).write_text(json.dumps(document_frequency, separators=(",", ":")))
+        embedded = chunk_sink.embedded
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": encoder.name,
@@ -277,6 +273,7 @@ def _write_generation(
             "chunker": settings.as_dict(),
             "articles": len(articles),
             "chunks": row,
+            "sentences": sentence_sink.count,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "qa_version": _qa_version(),
         }
@@ -288,6 +285,55 @@ def _write_generation(
         shutil.rmtree(work_dir, ignore_errors=True)
         raise
     return _Generation(name=name, chunk_count=row, embedded=embedded)
+
+
+class _VectorSink:
+    """Turns (hash, text) items into vectors in order: known hashes reuse a stored vector, the
+    rest are encoded in batches; finished vectors go to ``emit`` a batch at a time."""
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        known: dict[str, np.ndarray],
+        emit: Callable[[np.ndarray], object],
+        batch: int = EMBED_BATCH,
+    ) -> None:
+        self._encoder = encoder
+        self._known = known
+        self._emit = emit
+        self._batch = batch
+        self._ready: list[np.ndarray] = []  # vectors (or reused rows) in order, not yet emitted
+        self._pending: list[str] = []  # texts after the last ready vector, to encode
+        self.count = 0
+        self.embedded = 0
+
+    def add(self, key: str, text: str) -> None:
+        self.count += 1
+        known = self._known.get(key)
+        if known is None:
+            self._pending.append(text)
+            if len(self._pending) >= self._batch:
+                self._encode()
+        else:
+            self._encode()
+            self._ready.append(np.asarray(known, dtype=np.float32)[None, :])
+        if sum(len(v) for v in self._ready) >= self._batch:
+            self._flush()
+
+    def finish(self) -> None:
+        self._encode()
+        self._flush()
+
+    def _encode(self) -> None:
+        if self._pending:
+            self._ready.append(self._encoder.encode(self._pending, batch_size=32))
+            self.embedded += len(self._pending)
+            self._pending = []
+
+    def _flush(self) -> None:
+        if self._ready:
+            self._emit(np.vstack(self._ready))
+            self._ready = []
 
 
 def _same_model(manifest: dict[str, Any], encoder: Encoder) -> bool:
@@ -312,6 +358,7 @@ def _create_schema(store: sqlite3.Connection) -> None:
             sentences TEXT NOT NULL, embed_hash TEXT NOT NULL
         );
         CREATE INDEX chunks_by_article ON chunks(article_id, ordinal);
+        CREATE TABLE sentences (row INTEGER PRIMARY KEY, hash TEXT NOT NULL);
         """
     )
 
@@ -324,11 +371,13 @@ def _insert_article(store: sqlite3.Connection, a: Article) -> None:
     )
 
 
-def _insert_chunk(store: sqlite3.Connection, row: int, c: Chunk, embed_hash: str) -> None:
+def _insert_chunk(
+    store: sqlite3.Connection, row: int, c: Chunk, embed_hash: str, sentence_rows: dict[Sentence, int]
+) -> None:
     store.execute(
         "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?)",
         (row, c.id, c.article_id, c.ordinal, c.start, c.end,
-         json.dumps([[s.start, s.end] for s in c.sentences]), embed_hash),
+         json.dumps([[s.start, s.end, sentence_rows[s]] for s in c.sentences]), embed_hash),
     )
 
 
@@ -433,6 +482,7 @@ class Index:
         self._articles: dict[str, Article] = {}
         self._document_frequency: dict[str, int] | None = None
         self._newest_date: date | None = None
+        self._sentence_vectors: np.ndarray | None = None
 
     @classmethod
     def open(cls, index_dir: str | Path) -> Index:
@@ -486,7 +536,7 @@ class Index:
         for row in rows:
             r = found[int(row)]
             article = self.article(r[2])
-            sentences = tuple(Sentence(s, e) for s, e in json.loads(r[6]))
+            sentences = tuple(Sentence(s, e, v) for s, e, v in json.loads(r[6]))
             chunks.append(Chunk(r[1], r[2], r[3], r[4], r[5], article.text[r[4] : r[5]], sentences))
         return chunks
 
@@ -539,6 +589,27 @@ class Index:
             except ValueError:
                 self._newest_date = date.min
         return None if self._newest_date == date.min else self._newest_date
+
+    @property
+    def sentence_vectors(self) -> np.ndarray:
+        """One float16 vector per sentence row (memory-mapped)."""
+        if self._sentence_vectors is None:
+            path = self.generation / SENTENCE_VECTORS
+            count, dimension = int(self.manifest.get("sentences", 0)), int(self.manifest["dimension"])
+            expected = count * dimension * 2
+            if not path.exists() or path.stat().st_size != expected:
+                raise _corrupt(self.root, "its sentence vector file does not match its manifest")
+            self._sentence_vectors = (
+                np.memmap(path, dtype=np.float16, mode="r", shape=(count, dimension))
+                if count else np.zeros((0, dimension), dtype=np.float16)
+            )
+        return self._sentence_vectors
+
+    def sentence_vectors_by_hash(self) -> dict[str, np.ndarray]:
+        """Stored sentence vectors keyed by the hash of their text, for reuse on re-index."""
+        matrix = self.sentence_vectors
+        rows = self._store.execute("SELECT row, hash FROM sentences").fetchall()
+        return {h: matrix[r] for r, h in rows}
 
     def vectors_by_embed_hash(self) -> dict[str, np.ndarray]:
         """Stored vectors keyed by the hash of the text they embed, for reuse on re-index."""

@@ -45,10 +45,12 @@ class Article:
 
 @dataclass(frozen=True)
 class Sentence:
-    """A sentence of an article, by offsets into ``Article.text``."""
+    """A sentence of an article, by offsets into ``Article.text``; ``vector_row`` is its row in
+    the index's sentence vectors once indexed."""
 
     start: int
     end: int
+    vector_row: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

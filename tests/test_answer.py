@@ -19,7 +19,7 @@ FACTS = [
      "$50 million"),
     ("Which strategic bombers fired 34 rockets at targets in Aleppo and Idlib?", "004_", "Tu-160"),
     ("Until when will Russia keep bombing Syria, according to Lavrov?", "000_",
-     "until we truly defeat the terrorist organisations"),
+     "terrorist organisations"),
     ("What did Putin vow to do to those responsible for downing the passenger plane?", "004_",
      "wherever they are hiding"),
 ]

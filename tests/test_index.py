@@ -50,7 +50,7 @@ def test_manifest_records_model_and_format(tmp_path):
     write_corpus(tmp_path / "c", articles=5)
     report = build_index([tmp_path / "c"], tmp_path / "idx", encoder=HashingEncoder())
     info = index_info(tmp_path / "idx")
-    assert info.manifest["format_version"] == 1
+    assert info.manifest["format_version"] == 2
     assert info.manifest["model"] == "hashing"
     assert info.manifest["dimension"] == 256
     assert info.articles == report.articles == 5
