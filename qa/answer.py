@@ -78,7 +78,7 @@ def answer_questions(
         settings=settings.retrieval,
         question_vectors=question_vectors,
     )
-    candidates = [_candidate_sentences(index, question_hits) for question_hits in hits]
+    candidates = [_candidate_sentences(question_hits) for question_hits in hits]
     # Sentence vectors were computed at index time: scoring them is one matrix product.
     rows = [s.vector_row for found in candidates for _, s, _ in found]
     sentence_vectors = np.asarray(index.sentence_vectors[rows], dtype=np.float32)
@@ -97,9 +97,7 @@ def answer_questions(
     return answers
 
 
-def _candidate_sentences(
-    index: Index, hits: list[ArticleHit]
-) -> list[tuple[Article, Sentence, int]]:
+def _candidate_sentences(hits: list[ArticleHit]) -> list[tuple[Article, Sentence, int]]:
     """Every sentence of each hit's passages, once, with the hit's position."""
     found = []
     for position, hit in enumerate(hits):

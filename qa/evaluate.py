@@ -3,7 +3,6 @@ inside the quotes, and how well the bot declines questions the archive cannot an
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -62,32 +61,27 @@ class EvalReport:
 
 
 def load_gold(path: str | Path) -> list[GoldQuestion]:
-    """Read gold questions from JSON Lines (``question`` required; ``id``, ``sources``, ``answers``)."""
+    """Read gold questions from JSON Lines (``question`` required; ``id``, ``sources``,
+    ``answers``, ``date`` optional). Any bad line is an error: a benchmark must be whole."""
+    from qa.batch import BadRow, read_questions
+
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read gold file {path}: {exc}") from exc
+    if path.suffix.lower() != ".jsonl":
+        raise InputError(f"{path}: gold questions must be a .jsonl file")
     gold = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for row in read_questions(path):
+        if isinstance(row, BadRow):
+            raise InputError(f"{path}:{row.line}: {row.reason}")
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{number}: invalid JSON ({exc.msg})") from exc
-        if not isinstance(record, dict) or not str(record.get("question") or "").strip():
-            raise InputError(f"{path}:{number}: a gold line needs a non-empty 'question'")
-        try:
-            asked = parse_day(str(record["date"])) if record.get("date") else None
+            asked = parse_day(str(row.extra["date"])) if row.extra.get("date") else None
         except ValueError:
-            raise InputError(f"{path}:{number}: 'date' is not a YYYY-MM-DD date") from None
+            raise InputError(f"{path}:{row.line}: 'date' is not a YYYY-MM-DD date") from None
         gold.append(
             GoldQuestion(
-                id=str(record.get("id", number)),
-                question=str(record["question"]),
-                sources=tuple(str(s) for s in record.get("sources") or ()),
-                answers=tuple(str(a) for a in record.get("answers") or ()),
+                id=row.id,
+                question=row.question,
+                sources=tuple(str(s) for s in row.extra.get("sources") or ()),
+                answers=tuple(str(a) for a in row.extra.get("answers") or ()),
                 date=asked,
             )
         )

@@ -701,10 +701,11 @@ def _open_existing(root: Path) -> Index | None:
     version = manifest.get("format_version") if isinstance(manifest, dict) else None
     if not isinstance(version, int):
         raise _corrupt(root, "its manifest has no format version")
-    if version > FORMAT_VERSION:
+    if version != FORMAT_VERSION:
+        age = "newer" if version > FORMAT_VERSION else "older"
         raise IndexFormatError(
-            f"the index at {root} has format {version}, newer than this qa reads "
-            f"({FORMAT_VERSION}): upgrade qa, or rebuild it: qa index --rebuild ARTICLES --index {root}"
+            f"the index at {root} has format {version}, {age} than this qa reads "
+            f"({FORMAT_VERSION}): rebuild it: qa index --rebuild ARTICLES --index {root}"
         )
     return Index(root, generation, manifest)
 

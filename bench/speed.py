@@ -1,0 +1,168 @@
+"""Speed and memory of qa on this machine, printed as a Markdown report.
+
+    python bench/speed.py [--data ../shared/data/realtimeqa-dev] [--index bench/.cache/dev-index]
+
+Measures, in one run: indexing throughput of the pipeline on a slice of the dev articles against
+the bare sentence-transformers ``model.encode`` rate (torch) and the int8 ONNX encoder on the same
+chunks; peak memory of indexing; warm query latency; batch questions/s; cold start of ``qa ask``
+and ``qa --help``; index size on disk; FAISS search latency and memory at 10k/100k/1M chunks
+(random unit vectors). The full dev index (for latency and batch) is built on first use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def timed(fn, repeat: int = 1) -> float:  # type: ignore[no-untyped-def]
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def indexing(data: Path, articles: int) -> list[tuple[str, str]]:
+    """Pipeline vs bare model on the chunks of the first ``articles`` dev articles."""
+    from embeddings import load_encoder
+    from qa.index import Index, embedding_text
+
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        sample = Path(work) / "sample.jsonl"
+        with open(data / "articles.jsonl") as source, open(sample, "w") as target:
+            for _, line in zip(range(articles), source):
+                target.write(line)
+        index_dir = Path(work) / "index"
+        command = [sys.executable, str(REPO / "cli.py"), "index", str(sample), "--index", str(index_dir)]
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True, cwd=REPO)
+        seconds = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        index = Index.open(index_dir)
+        chunks = index.chunks(list(range(index.chunk_count)))
+        texts = [embedding_text(index.article(c.article_id), c) for c in chunks]
+        sentences = int(index.manifest["sentences"])
+        torch_encoder = load_encoder(backend="torch")
+        onnx_encoder = load_encoder(backend="onnx")
+        torch_seconds = timed(lambda: torch_encoder.encode(texts, batch_size=32))
+        onnx_seconds = timed(lambda: onnx_encoder.encode(texts, batch_size=32))
+        rows += [
+            ("articles in the slice", f"{articles} ({len(texts)} chunks, {sentences} sentences)"),
+            ("bare sentence-transformers model.encode (torch), chunks/s", f"{len(texts) / torch_seconds:.1f}"),
+            ("int8 ONNX encoder alone, chunks/s", f"{len(texts) / onnx_seconds:.1f} "
+             f"({torch_seconds / onnx_seconds:.2f}x torch)"),
+            ("`qa index` end to end (ingest, clean, chunk, embed chunks and sentences, write), chunks/s",
+             f"{len(texts) / seconds:.1f} ({torch_seconds / seconds:.2f}x the bare torch rate)"),
+            ("peak memory of `qa index` on the slice (RSS)", f"{peak:.0f} MB"),
+        ]
+        index.close()
+    return rows
+
+
+def querying(index_dir: Path, data: Path) -> list[tuple[str, str]]:
+    from qa.answer import answer_questions, ask
+    from qa.evaluate import load_gold
+    from qa.index import Index
+
+    index = Index.open(index_dir)
+    gold = load_gold(data / "questions.jsonl")
+    questions = [g.question for g in gold]
+    ask(index, questions[0])  # warm up: model, store, BM25
+    latencies = []
+    for question in questions:
+        started = time.perf_counter()
+        ask(index, question, k=5)
+        latencies.append(time.perf_counter() - started)
+    many = questions * 5
+    batch_seconds = timed(lambda: answer_questions(index, many, k=5))
+    sizes = index.size_on_disk()
+    size = ", ".join(f"{name} {value / 1e6:.1f} MB" for name, value in sorted(sizes.items()))
+    rows = [
+        ("index", f"{index.manifest['articles']} articles, {index.chunk_count} chunks, "
+                  f"{index.manifest['sentences']} sentences"),
+        ("warm `ask` latency p50 / p95 (k=5, one question at a time)",
+         f"{statistics.median(latencies) * 1000:.0f} ms / "
+         f"{np.percentile(latencies, 95) * 1000:.0f} ms"),
+        (f"batch answering ({len(many)} questions, k=5)", f"{len(many) / batch_seconds:.1f} questions/s"),
+        ("index size on disk", f"{sum(sizes.values()) / 1e6:.1f} MB ({size})"),
+    ]
+    index.close()
+    return rows
+
+
+def cold_start() -> list[tuple[str, str]]:
+    with tempfile.TemporaryDirectory() as work:
+        index_dir = Path(work) / "demo"
+        subprocess.run([sys.executable, str(REPO / "cli.py"), "index", str(REPO / "demo-corpus"),
+                        "--index", str(index_dir)], check=True, capture_output=True, cwd=REPO)
+        results = []
+        for label, args in (
+            ("cold `qa ask` on the demo index (wall, median of 5)",
+             ["ask", "Who leads the Liwa Suqour al-Jabal rebel group?", "--index", str(index_dir)]),
+            ("cold `qa --help` (wall, median of 5)", ["--help"]),
+            ("cold `qa info` (wall, median of 5)", ["info", "--index", str(index_dir)]),
+        ):
+            walls = []
+            for _ in range(5):
+                started = time.perf_counter()
+                subprocess.run([sys.executable, str(REPO / "cli.py"), *args], check=True,
+                               capture_output=True, cwd=REPO)
+                walls.append(time.perf_counter() - started)
+            results.append((label, f"{statistics.median(walls):.2f} s"))
+    return results
+
+
+def faiss_scale(dimension: int = 384) -> list[tuple[str, str]]:
+    import faiss
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for size in (10_000, 100_000, 1_000_000):
+        vectors = rng.standard_normal((size, dimension), dtype=np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        index = faiss.IndexFlatIP(dimension)
+        index.add(vectors)
+        del vectors
+        queries = rng.standard_normal((50, dimension), dtype=np.float32)
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        single = [timed(lambda q=q, i=index, x=queries: i.search(x[q : q + 1], 100))
+                  for q in range(20)]
+        batched = timed(lambda i=index, x=queries: i.search(x, 100))
+        rows.append((f"FAISS flat, {size:,} chunks: one query / 50 queries batched, memory",
+                     f"{statistics.median(single) * 1000:.1f} ms / {batched * 1000:.0f} ms, "
+                     f"{size * dimension * 4 / 1e6:.0f} MB"))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(REPO.parent / "shared/data/realtimeqa-dev"))
+    parser.add_argument("--index", default=str(REPO / "bench/.cache/dev-index"))
+    parser.add_argument("--slice", type=int, default=200, help="articles for the indexing part")
+    options = parser.parse_args()
+    data, index_dir = Path(options.data), Path(options.index)
+    if not (index_dir / "CURRENT").exists():
+        subprocess.run([sys.executable, str(REPO / "cli.py"), "index", str(data / "articles.jsonl"),
+                        "--index", str(index_dir)], check=True, cwd=REPO)
+    rows = indexing(data, options.slice) + querying(index_dir, data) + cold_start() + faiss_scale()
+    print("| measure | value |\n| --- | --- |")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+if __name__ == "__main__":
+    main()

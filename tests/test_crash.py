@@ -1,0 +1,75 @@
+"""An index update killed at any moment leaves the previous index answering exactly as before,
+and the next run completes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "cli.py"), *args], capture_output=True,
+                          text=True, cwd=REPO, env=env)
+
+
+def write_articles(folder: Path, count: int, topic: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(count):
+        sentences = " ".join(
+            f"Report {n} on the {topic} says officials met on day {d} to discuss budget item {d * n}."
+            for d in range(40)
+        )
+        (folder / f"{topic}-{n:03d}.txt").write_text(f"{topic.title()} story {n}\n\n{sentences}\n")
+
+
+def test_kill_during_index_keeps_previous_index(tmp_path):
+    corpus = tmp_path / "corpus"
+    write_articles(corpus, 3, "harbour")
+    index = tmp_path / "idx"
+    assert run_cli("index", str(corpus), "--index", str(index)).returncode == 0
+    question = ["ask", "What did officials discuss about the harbour budget?", "--json", "--index",
+                str(index)]
+    before = json.loads(run_cli(*question).stdout)
+
+    write_articles(corpus, 60, "railway")  # a big update to kill part-way
+    killed = 0
+    for delay in (0.5, 1.5, 3.0):
+        process = subprocess.Popen(
+            [sys.executable, str(REPO / "cli.py"), "index", str(corpus), "--index", str(index)],
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        after = json.loads(run_cli(*question).stdout)
+        if process.returncode == -signal.SIGKILL:
+            killed += 1
+            assert after == before, f"answer changed after a kill at {delay}s"
+    assert killed >= 2
+    finished = run_cli("index", str(corpus), "--index", str(index))
+    assert finished.returncode == 0, finished.stderr
+    assert "indexed 63 articles" in finished.stdout
+    leftovers = [p.name for p in index.iterdir() if p.name.endswith(".partial")]
+    assert leftovers == []
+    generations = [p.name for p in index.iterdir() if p.name.startswith("gen-")]
+    assert len(generations) == 1
+
+
+def test_a_second_writer_fails_with_a_clear_line(tmp_path):
+    import fcntl
+
+    corpus = tmp_path / "corpus"
+    write_articles(corpus, 1, "harbour")
+    index = tmp_path / "idx"
+    index.mkdir()
+    with open(index / ".lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        result = run_cli("index", str(corpus), "--index", str(index), "--model", "hashing")
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: another qa process is updating the index")
