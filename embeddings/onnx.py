@@ -148,7 +148,11 @@ def export_model(model_dir: Path, target: Path) -> Path:
                 opset_version=17,
                 dynamo=False,
             )
-        logging.disable(logging.WARNING)  # quantize_dynamic advises on the root logger
+        # quantize_dynamic advises on the root logger, which configures it as a side effect:
+        # keep the user's logging exactly as it was.
+        root = logging.getLogger()
+        handlers, level = list(root.handlers), root.level
+        logging.disable(logging.WARNING)
         try:
             quantize_dynamic(
                 str(plain), str(quantized), per_channel=True, weight_type=QuantType.QInt8,
@@ -156,6 +160,8 @@ def export_model(model_dir: Path, target: Path) -> Path:
             )
         finally:
             logging.disable(logging.NOTSET)
+            root.handlers[:] = handlers
+            root.setLevel(level)
         final = target / "model.int8.onnx"
         os.replace(quantized, final)  # atomic: a reader never sees half a model
     return final

@@ -110,3 +110,18 @@ def test_help_and_info_do_not_import_torch(demo_index_dir):
         )
         done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
+
+
+def test_first_run_exports_the_model_quietly(tmp_path):
+    """The one-time ONNX export must not leave log noise on the user's terminal."""
+    import os
+
+    env = {**os.environ, "QA_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, str(REPO / "cli.py"), "index", str(REPO / "demo-corpus"), "--index",
+         str(tmp_path / "idx")], capture_output=True, text=True, cwd=REPO, env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout.startswith("indexed 5 articles")
+    assert list((tmp_path / "cache" / "onnx").glob("*/model.int8.onnx"))
