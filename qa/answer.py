@@ -153,6 +153,7 @@ def _choose_quotes(
                 line=article.line_at(start),
                 chunk_id=chunk_id,
                 matched_terms=tuple(sorted(matched)),
+                copies=tuple(index.copies_of(article.id)),
             )
         )
     return quotes

@@ -17,7 +17,7 @@ from qa.answer import AnswerSettings, answer_questions
 from qa.errors import InputError
 from qa.index import Index
 from qa.models import Answer
-from qa.render import answer_as_dict, citation
+from qa.render import answer_as_dict, quote_citation
 from qa.retrieve import Filters
 
 INPUT_FORMATS = (".txt", ".csv", ".tsv", ".jsonl")
@@ -167,7 +167,7 @@ class _CsvWriter(_Writer):
         top = answer.quotes[0] if answer.quotes else None
         return self._row([
             item.id, item.question, "yes" if answer.answered else "no",
-            top.text if top else "", citation(top.article, top.line) if top else "",
+            top.text if top else "", quote_citation(top) if top else "",
             f"{top.score:.4f}" if top else "",
         ])
 
@@ -194,7 +194,7 @@ class _MarkdownWriter(_Writer):
         for quote in answer.quotes:
             text = " ".join(quote.text.split())
             lines.append(f"{quote.rank}. > {text}")
-            lines.append(f"   — {citation(quote.article, quote.line)}")
+            lines.append(f"   — {quote_citation(quote)}")
             lines.append("")
         return "\n".join(lines).rstrip("\n") + "\n\n"
 

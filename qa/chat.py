@@ -13,7 +13,7 @@ from qa.errors import InputError, QAError
 from qa.index import Index
 from qa.lexical import words
 from qa.models import Answer, Quote
-from qa.render import citation, safe_text
+from qa.render import quote_citation, safe_text
 from qa.retrieve import Filters
 from qa.when import parse_day
 
@@ -127,7 +127,7 @@ class ChatSession:
             return Reply(text=self._open(argument))
         if name == "/sources":
             turn = self._last_turn()
-            lines = [f"{q.rank}. {citation(q.article, q.line)}" for q in turn.answer.quotes]
+            lines = [f"{q.rank}. {quote_citation(q)}" for q in turn.answer.quotes]
             return Reply(text="\n".join(lines) or "The last answer has no quotes.")
         if name in ("/since", "/until"):
             day = parse_day_or_fail(argument) if argument else None
@@ -210,7 +210,7 @@ def open_paragraph(quote: Quote) -> str:
     start = 0 if start < 0 else start + 2
     end = text.find("\n\n", quote.end)
     end = len(text) if end < 0 else end
-    header = citation(quote.article, quote.line)
+    header = quote_citation(quote)
     return f"{header}\n\n{safe_text(text[start:end])}"
 
 
@@ -225,7 +225,7 @@ def save_transcript(turns: list[Turn], path: Path) -> Path:
             lines += ["_The archive does not seem to answer this. Closest passages:_", ""]
         for quote in turn.answer.quotes:
             lines.append(f"{quote.rank}. > {' '.join(safe_text(quote.text).split())}")
-            lines.append(f"   — {citation(quote.article, quote.line)}")
+            lines.append(f"   — {quote_citation(quote)}")
             lines.append("")
     try:
         path.write_text("\n".join(lines), encoding="utf-8")

@@ -162,7 +162,7 @@ def _rate(numerator: float, denominator: int) -> float | None:
 def _source_rank(gold: GoldQuestion, answer: Answer) -> int | None:
     wanted = {_normalize_reference(s) for s in gold.sources}
     for quote in answer.quotes:
-        if wanted & _article_references(quote.article):
+        if any(wanted & _article_references(a) for a in (quote.article, *quote.copies)):
             return quote.rank
     return None
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 import numpy as np
 
 from qa.chunk import ChunkSettings, chunk_article
+from qa.copies import find_copies
 from qa.errors import IndexFormatError, IndexMissingError, InputError, ModelError, QAError
 from qa.ingest import Skipped, load_articles
 from qa.lexical import tokenize
@@ -41,6 +42,7 @@ VECTORS = "vectors.faiss"
 BM25_DIR = "bm25"
 TERMS = "terms.json"
 SENTENCE_VECTORS = "sentences.f16"
+COPIES = "copies.json"
 EMBED_BATCH = 64
 
 
@@ -264,6 +266,7 @@ def _write_generation(
         retriever.index(lexical_corpus or [[]], show_progress=False)
         retriever.save(str(work_dir / BM25_DIR), show_progress=False)
         (work_dir / TERMS).write_text(json.dumps(document_frequency, separators=(",", ":")))
+        (work_dir / COPIES).write_text(json.dumps(find_copies(articles), separators=(",", ":")))
         embedded = chunk_sink.embedded
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -483,6 +486,7 @@ class Index:
         self._document_frequency: dict[str, int] | None = None
         self._newest_date: date | None = None
         self._sentence_vectors: np.ndarray | None = None
+        self._copies: dict[str, str] | None = None
 
     @classmethod
     def open(cls, index_dir: str | Path) -> Index:
@@ -589,6 +593,25 @@ class Index:
             except ValueError:
                 self._newest_date = date.min
         return None if self._newest_date == date.min else self._newest_date
+
+    @property
+    def copies(self) -> dict[str, str]:
+        """Article id -> its syndicated-copy group id, for articles that have copies."""
+        if self._copies is None:
+            path = self.generation / COPIES
+            try:
+                self._copies = json.loads(path.read_text()) if path.exists() else {}
+            except (OSError, json.JSONDecodeError) as exc:
+                raise _corrupt(self.root, "its copy table is unreadable") from exc
+        return self._copies
+
+    def copies_of(self, article_id: str) -> list[Article]:
+        """The other articles that carry the same story."""
+        group = self.copies.get(article_id)
+        if group is None:
+            return []
+        return [self.article(other) for other, g in sorted(self.copies.items())
+                if g == group and other != article_id]
 
     @property
     def sentence_vectors(self) -> np.ndarray:

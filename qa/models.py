@@ -90,6 +90,7 @@ class Quote:
     line: int | None
     chunk_id: str
     matched_terms: tuple[str, ...] = ()
+    copies: tuple[Article, ...] = ()  # other outlets' copies of the same story
 
 
 @dataclass(frozen=True)

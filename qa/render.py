@@ -43,6 +43,7 @@ def quote_as_dict(quote: Quote) -> dict[str, Any]:
         "line": quote.line,
         "chunk_id": quote.chunk_id,
         "matched_terms": list(quote.matched_terms),
+        "copies": [article_as_dict(a) for a in quote.copies],
     }
 
 
@@ -57,8 +58,9 @@ def article_as_dict(article: Article) -> dict[str, Any]:
     }
 
 
-def citation(article: Article, line: int | None) -> str:
-    """One line: title · date · source · where (path:line or URL)."""
+def citation(article: Article, line: int | None, copies: tuple[Article, ...] = ()) -> str:
+    """One line: title · date · source · where (path:line or URL) · the other outlets that
+    published the same story."""
     parts = [article.title or "(untitled)", article.date or "undated"]
     if article.source:
         parts.append(article.source)
@@ -66,7 +68,15 @@ def citation(article: Article, line: int | None) -> str:
         parts.append(f"{article.path}:{line}" if line else article.path)
     if article.url:
         parts.append(article.url)
+    if copies:
+        outlets = [f"{c.source or c.path or c.url or c.id} ({c.date or 'undated'})" for c in copies]
+        parts.append("also published by " + ", ".join(outlets))
     return " · ".join(safe_text(p) for p in parts)
+
+
+def quote_citation(quote: Quote) -> str:
+    """The citation line of a quote, copies included."""
+    return citation(quote.article, quote.line, quote.copies)
 
 
 def render_answer(answer: Answer, console: Any, first_rank: int = 1) -> None:
@@ -91,5 +101,7 @@ def render_answer(answer: Answer, console: Any, first_rank: int = 1) -> None:
             quoted.stylize("bold cyan", start + 1, end + 1)
         body.append_text(quoted)
         console.print(body)
-        console.print(Text("   — " + citation(quote.article, quote.line), style="green"))
+        console.print(
+            Text("   — " + quote_citation(quote), style="green")
+        )
         console.print()

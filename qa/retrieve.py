@@ -214,7 +214,17 @@ def _group_by_article(
             score *= 1 + query.boost
         hits.append(ArticleHit(article_id, score, tuple(passages)))
     hits.sort(key=lambda h: -h.score)
-    return hits[:k]
+    # Syndicated copies of one story count once: the best-scoring copy stands for the group.
+    seen_groups: set[str] = set()
+    unique = []
+    for hit in hits:
+        group = index.copies.get(hit.article_id)
+        if group is not None:
+            if group in seen_groups:
+                continue
+            seen_groups.add(group)
+        unique.append(hit)
+    return unique[:k]
 
 
 def _day(value: str | None) -> date | None:

@@ -1,0 +1,47 @@
+"""Syndicated copies are quoted once, with every outlet in the citation."""
+
+from __future__ import annotations
+
+import json
+
+from qa.answer import ask
+from qa.copies import find_copies
+from qa.index import Index, build_index
+from qa.models import Article
+
+STORY = (
+    "The city council approved a new budget on Tuesday that doubles spending on public transit. "
+    "Mayor Jane Alvarez said the plan would add forty electric buses by next spring. "
+    "Opponents argued that property taxes would rise to pay for the expansion. "
+    "The vote was seven to two after a debate that lasted late into the night. "
+)
+
+
+def test_near_duplicates_are_grouped_and_different_stories_are_not():
+    articles = [
+        Article(id="a", text=STORY * 3, date="2024-05-02"),
+        Article(id="b", text="WIRE — " + STORY * 3 + "Copyright 2024.", date="2024-05-01"),
+        Article(id="c", text="A different story about a football match and its final score. " * 5),
+    ]
+    assert find_copies(articles) == {"a": "b", "b": "b"}
+
+
+def test_a_syndicated_story_is_quoted_once_with_every_outlet(tmp_path, encoder):
+    records = [
+        {"id": "wire-1", "url": "https://www.example-times.com/2024/05/02/budget", "text": STORY * 2},
+        {"id": "wire-2", "url": "https://news.example-post.org/budget-vote", "text": STORY * 2},
+        {"id": "other", "url": "https://sports.example.net/match",
+         "text": "The home team won the final match three to one in front of a record crowd. " * 3},
+    ]
+    source = tmp_path / "articles.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in records))
+    build_index([source], tmp_path / "idx", encoder=encoder)
+    index = Index.open(tmp_path / "idx")
+    index.use_encoder(encoder)
+    answer = ask(index, "How many electric buses will the budget add?", k=3)
+    first = answer.quotes[0]
+    assert "forty electric buses" in first.text
+    outlets = {first.article.source} | {c.source for c in first.copies}
+    assert outlets == {"example-times.com", "news.example-post.org"}
+    quoted = [q.article.id for q in answer.quotes]
+    assert not {"wire-1", "wire-2"} <= set(quoted)  # the story fills one slot, not two
