@@ -255,14 +255,19 @@ def _load_json(path: Path, resolved: Path, text: str) -> tuple[list[Article], li
         if record_id in (None, ""):
             record_id = hashlib.sha1(f"{resolved}#{line}".encode()).hexdigest()[:12]
         date = record.get("date")
+        url = _field(record, "url")
+        # A record's own date first, then a date in its URL (/2022/06/12/), then its text's header.
+        when = (parse_date(date) if isinstance(date, str) else None) or (
+            find_date(urlsplit(url).path) if url else None
+        )
         articles.append(
             _article(
                 str(record_id),
                 cleaned,
                 path=str(path),
                 title=_field(record, "title"),
-                url=_field(record, "url"),
-                date=parse_date(date) if isinstance(date, str) else None,
+                url=url,
+                date=when,
                 source=_field(record, "source"),
                 byline=_field(record, "byline") or _field(record, "author"),
                 line_numbers=(line,) * len(cleaned.line_starts),

@@ -45,3 +45,35 @@ def test_a_syndicated_story_is_quoted_once_with_every_outlet(tmp_path, encoder):
     assert outlets == {"example-times.com", "news.example-post.org"}
     quoted = [q.article.id for q in answer.quotes]
     assert not {"wire-1", "wire-2"} <= set(quoted)  # the story fills one slot, not two
+
+
+def test_dates_come_from_the_url_when_a_record_has_none(tmp_path):
+    from qa.ingest import load_articles
+
+    source = tmp_path / "a.jsonl"
+    source.write_text(json.dumps({"id": "x", "url": "https://www.cnn.com/2022/06/12/media/show/index.html",
+                                  "text": "Netflix announced a second season."}) + "\n")
+    assert load_articles([source]).articles[0].date == "2022-06-12"
+
+
+def test_a_source_filter_still_fills_k_quotes(tmp_path, encoder):
+    """Filtering happens inside retrieval: rare matching articles are not crowded out."""
+    from qa.retrieve import Filters
+
+    records = [{"id": f"big-{n}", "url": f"https://big.example.com/{n}",
+                "text": f"The council approved budget plan number {n} for electric buses. " * 3}
+               for n in range(40)]
+    small = ["Local volunteers planted trees along the river on Sunday.",
+             "The library extended its opening hours for the summer holidays.",
+             "A new bakery opened on the main square, drawing long queues."]
+    records += [{"id": f"small-{n}", "url": f"https://small.example.org/{n}", "text": text}
+                for n, text in enumerate(small)]
+    source = tmp_path / "articles.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in records))
+    build_index([source], tmp_path / "idx", encoder=encoder)
+    index = Index.open(tmp_path / "idx")
+    index.use_encoder(encoder)
+    answer = ask(index, "What did the council approve for electric buses?", k=3,
+                 filters=Filters(sources=("SMALL.example",)))
+    assert len(answer.quotes) == 3
+    assert all(q.article.source == "small.example.org" for q in answer.quotes)
