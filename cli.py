@@ -95,6 +95,20 @@ def index(
 
 @app.command()
 @_fails_cleanly
+def remove(
+    targets: List[str] = typer.Argument(..., help="Article ids, URLs, files or folders."),
+    index_dir: Path = IndexOption,
+) -> None:
+    """Remove articles from the index (by id, URL, file, or every file under a folder)."""
+    from qa.index import remove_articles
+
+    report = remove_articles(targets, index_dir, show_progress=sys.stderr.isatty())
+    typer.echo(f"removed {report.removed} articles; {report.articles} articles "
+               f"({report.chunks} chunks) remain in {report.index_dir}")
+
+
+@app.command()
+@_fails_cleanly
 def ask(
     question: str = typer.Argument(..., help="The question, in plain words."),
     index_dir: Path = IndexOption,

@@ -156,6 +156,46 @@ def build_index(
     )
 
 
+def remove_articles(
+    targets: Sequence[str], index_dir: str | Path, *, show_progress: bool = False
+) -> IndexReport:
+    """Drop the articles matching ``targets`` (article ids, URLs, files, or folders holding
+    their files) from the index, atomically; nothing is embedded again."""
+    started = time.monotonic()
+    root = Path(index_dir)
+    previous = Index.open(root)
+    with _writer_lock(root):
+        old = previous.all_articles()
+        gone = {i for i, a in old.items() if any(_matches(a, t) for t in targets)}
+        if not gone:
+            raise InputError(f"nothing in the index at {root} matches {', '.join(targets)}")
+        if len(gone) == len(old):
+            raise InputError(
+                f"that would remove all {len(old)} articles: delete {root} instead"
+            )
+        kept = [a for i, a in old.items() if i not in gone]
+        encoder = _load_encoder(previous.manifest["model"], previous.manifest["backend"])
+        settings = ChunkSettings(**previous.manifest["chunker"])
+        generation = _write_generation(root, kept, encoder, settings, previous, show_progress)
+        _switch_to(root, generation)
+        previous.close()
+        _remove_stale_generations(root, keep=generation.name)
+    return IndexReport(
+        index_dir=str(root), added=0, updated=0, unchanged=len(kept), removed=len(gone),
+        skipped=(), articles=len(kept), chunks=generation.chunk_count,
+        embedded_chunks=generation.embedded, seconds=time.monotonic() - started,
+    )
+
+
+def _matches(article: Article, target: str) -> bool:
+    if target in (article.id, article.url):
+        return True
+    if not article.path:
+        return False
+    wanted, location = Path(target).resolve(), Path(article.path).resolve()
+    return location == wanted or location.is_relative_to(wanted)
+
+
 def _resolve_model_name(model: str | None, previous: Index | None) -> str:
     from embeddings import DEFAULT_MODEL
 

@@ -1,0 +1,66 @@
+"""qa remove, and damaged index files: one clear line with the fix, never a traceback."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def index_copy(demo_index_dir, tmp_path) -> Path:
+    target = tmp_path / "idx"
+    shutil.copytree(demo_index_dir, target)
+    return target
+
+
+def generation(index: Path) -> Path:
+    return index / (index / "CURRENT").read_text().strip()
+
+
+def test_remove_by_file_id_and_url(index_copy):
+    result = runner.invoke(app, ["remove", "demo-corpus/001_0a13e2fcd2c43a4f.txt",
+                                 "--index", str(index_copy)])
+    assert result.exit_code == 0, result.stderr
+    assert "removed 1 articles; 4 articles" in result.stdout
+    asked = runner.invoke(app, ["ask", "Who leads the Liwa Suqour al-Jabal rebel group?", "--json",
+                                "--index", str(index_copy)])
+    assert "001_0a13e2fcd2c43a4f" not in asked.stdout
+    url = "http://news.yahoo.com/russia-keep-bombing-syria-until-terrorists-defeated-lavrov-093455748.html"
+    assert runner.invoke(app, ["remove", url, "--index", str(index_copy)]).exit_code == 0
+    missing = runner.invoke(app, ["remove", "no-such-article", "--index", str(index_copy)])
+    assert missing.exit_code == 2 and "nothing in the index" in missing.stderr
+
+
+def test_remove_everything_is_refused(index_copy):
+    result = runner.invoke(app, ["remove", "demo-corpus", "--index", str(index_copy)])
+    assert result.exit_code == 2 and "delete" in result.stderr
+
+
+@pytest.mark.parametrize("damage", ["vectors", "sentences", "store", "current", "bm25"])
+def test_damaged_files_give_one_line_with_the_rebuild_command(index_copy, damage):
+    gen = generation(index_copy)
+    if damage == "vectors":
+        data = (gen / "vectors.faiss").read_bytes()
+        (gen / "vectors.faiss").write_bytes(data[: len(data) // 2])
+    elif damage == "sentences":
+        with open(gen / "sentences.f16", "r+b") as handle:
+            handle.truncate(100)
+    elif damage == "store":
+        (gen / "store.sqlite").write_bytes(b"not a database" * 100)
+    elif damage == "current":
+        (index_copy / "CURRENT").write_text("gen-that-does-not-exist\n")
+    else:
+        for path in (gen / "bm25").iterdir():
+            path.write_bytes(b"\x00garbage")
+    result = runner.invoke(app, ["ask", "Who leads the rebel group?", "--index", str(index_copy)])
+    assert result.exit_code == 4, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "qa index --rebuild" in lines[0]
+    assert "Traceback" not in result.stderr
