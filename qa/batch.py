@@ -23,6 +23,7 @@ from qa.retrieve import Filters
 INPUT_FORMATS = (".txt", ".csv", ".tsv", ".jsonl")
 OUTPUT_FORMATS = (".jsonl", ".csv", ".md")
 CSV_COLUMNS = ["id", "question", "answered", "quote", "citation", "score"]
+_MAX_LINE_CHARS = 1024 * 1024  # a question line longer than this is not a question
 
 
 @dataclass(frozen=True)
@@ -76,15 +77,39 @@ def read_questions(source: str | Path, stream: IO[str] | None = None) -> Iterato
             raise InputError(f"{path} is not UTF-8 text") from None
 
 
+def _lines(handle: IO[str]) -> Iterator[tuple[int, str | None]]:
+    """``(number, line)`` per line of ``handle``; None for a line over ``_MAX_LINE_CHARS``, which
+    is skipped without being held in memory."""
+    number = 0
+    while line := handle.readline(_MAX_LINE_CHARS + 1):
+        number += 1
+        if len(line) > _MAX_LINE_CHARS:
+            while line and not line.endswith(("\n", "\r")):
+                line = handle.readline(_MAX_LINE_CHARS)
+            yield number, None
+        else:
+            yield number, line
+
+
+def _too_long(number: int) -> BadRow:
+    return BadRow(number, f"line longer than {_MAX_LINE_CHARS} characters")
+
+
 def _text_rows(handle: IO[str]) -> Iterator[Question | BadRow]:
-    for number, line in enumerate(handle, start=1):
+    for number, line in _lines(handle):
+        if line is None:
+            yield _too_long(number)
+            continue
         text = line.strip()
         if text and not text.startswith("#"):
             yield Question(id=str(number), question=text, line=number)
 
 
 def _jsonl_rows(handle: IO[str]) -> Iterator[Question | BadRow]:
-    for number, line in enumerate(handle, start=1):
+    for number, line in _lines(handle):
+        if line is None:
+            yield _too_long(number)
+            continue
         if not line.strip():
             continue
         try:
@@ -92,14 +117,25 @@ def _jsonl_rows(handle: IO[str]) -> Iterator[Question | BadRow]:
         except json.JSONDecodeError as exc:
             yield BadRow(number, f"invalid JSON ({exc.msg})")
             continue
+        except (ValueError, RecursionError):  # too long an integer, too deep nesting
+            yield BadRow(number, "invalid JSON (too large or too deeply nested)")
+            continue
         if not isinstance(record, dict):
             yield BadRow(number, "not a JSON object")
             continue
         yield _question(record, number)
 
 
+def _table_lines(handle: IO[str]) -> Iterator[str]:
+    """The lines of a CSV/TSV file; an over-long one stops the file (a quoted field may span it)."""
+    for number, line in _lines(handle):
+        if line is None:
+            raise InputError(f"line {number} is longer than {_MAX_LINE_CHARS} characters")
+        yield line
+
+
 def _table_rows(handle: IO[str], delimiter: str) -> Iterator[Question | BadRow]:
-    reader = csv.DictReader(handle, delimiter=delimiter, strict=True)
+    reader = csv.DictReader(_table_lines(handle), delimiter=delimiter, strict=True)
     try:
         columns = reader.fieldnames or []
     except csv.Error as exc:

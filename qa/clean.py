@@ -115,12 +115,20 @@ def parse_date(value: str) -> str | None:
 
 # --- line rules --------------------------------------------------------------------------------
 
-_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+# Terminal escapes, 7-bit (ESC [, ESC ]) and 8-bit (CSI \x9b, OSC \x9d): CSI, OSC, then 2-char ones.
+_ANSI = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[@-Z\\-_]"
+)
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\ufeff]")
-_IMAGE = re.compile(r"!\[[^\]]*\]\((?:[^()]|\([^()]*\))*\)")
-_LINK = re.compile(r"\[([^\]]*)\]\(((?:[^()]|\([^()]*\))*)\)")
-_HEADING = re.compile(r"^(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+# Control characters but \t and \n, zero-width space, BOM, and lone surrogates (bad JSON escapes).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\ufeff\ud800-\udfff]")
+# Brackets are excluded inside links so that a line of many '[' stays linear to scan.
+_IMAGE = re.compile(r"!\[[^\[\]]*\]\((?:[^()\[\]]|\([^()]*\))*\)")
+_LINK = re.compile(r"\[([^\[\]]*)\]\(((?:[^()\[\]]|\([^()]*\))*)\)")
+_HEADING = re.compile(r"^(#{1,6})(?:[ \t]+(.*))?$")
+_CLOSING_HASHES = re.compile(r"(?<![ \t])[ \t]+#+$")  # scanned once per run of blanks
 _SECTION = re.compile(
     r"(?i)^(?:(?P<source>sources?)"
     r"|related(?: (?:articles?|stories|content|news|links|coverage|reading))?"
@@ -186,7 +194,7 @@ _WIDESPREAD = 5  # a paragraph in this many independent articles is boilerplate 
 _SHORT_PARAGRAPH = 80  # characters; a paragraph this short in 3 independent articles is boilerplate
 
 
-def _sanitize(line: str) -> str:
+def sanitize(line: str) -> str:
     """Decode entities, drop ANSI escapes and control characters, strip surrounding whitespace."""
     line = html.unescape(line)
     line = _ANSI.sub("", line)
@@ -215,7 +223,7 @@ def _front_matter(lines: list[str]) -> tuple[int, dict[str, str]]:
         match = _FRONT_MATTER_KEY.match(line.strip())
         if match:
             name = _FRONT_MATTER_FIELDS.get(match[1].lower())
-            value = _sanitize(match[2]).strip("'\"").strip()
+            value = sanitize(match[2]).strip("'\"").strip()
             if name and value and name not in fields:
                 fields[name] = value
         elif line.strip():
@@ -235,10 +243,10 @@ def clean_text(raw: str, *, first_line: int = 1) -> CleanText:
     items: list[tuple[int, str, bool]] = []  # (line number, text or "" for a break, is an appeal)
     for index in range(start, len(lines)):
         number = first_line + index
-        line = _sanitize(lines[index])
+        line = sanitize(lines[index])
         heading = _HEADING.match(line)
         if heading:
-            body = _unwrap(heading[2] or "")
+            body = _unwrap(_CLOSING_HASHES.sub("", heading[2] or ""))
             marker = _SECTION.match(body)
             section, in_source = ("heading", bool(marker["source"])) if marker else (None, False)
             heading_date = _whole_date(body)

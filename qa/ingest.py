@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import html
 import json
 import logging
 import os
 import re
-from collections.abc import Iterator, Sequence
+import stat
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import trafilatura
+from lxml import etree
 from trafilatura.settings import Document
 
 from qa.clean import (
@@ -25,6 +28,7 @@ from qa.clean import (
     iso_date,
     parse_date,
     remove_corpus_boilerplate,
+    sanitize,
 )
 from qa.errors import InputError
 from qa.models import Article
@@ -34,10 +38,20 @@ log = logging.getLogger(__name__)
 TEXT_EXTENSIONS = frozenset({".txt", ".md", ".markdown"})
 HTML_EXTENSIONS = frozenset({".html", ".htm"})
 JSON_EXTENSIONS = frozenset({".json", ".jsonl"})
+MAX_ARTICLE_BYTES = 10 * 1024 * 1024  # a text, markdown or HTML file, or one JSON Lines record
+MAX_JSON_BYTES = 50 * 1024 * 1024  # a whole .json file (JSON Lines files are streamed instead)
+_MB = 1024 * 1024
 _SNIFF_BYTES = 8192
+_SKIP_BYTES = 1024 * 1024  # read size while skipping the rest of an over-long line
 _MATCH_CHARS = 40  # leading characters of an HTML paragraph looked up in the page source
 _COMPACT_DATE = re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})(?!\d)")
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"<[^<>]*>")  # no "<" inside, so a page of many "<" stays linear to scan
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# Terminal escapes and control characters but line breaks: lxml drops a page holding them.
+_PAGE_JUNK = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(?:\x1b\]|\x9d)[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[@-Z\\-_]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+)
 
 
 @dataclass(frozen=True)
@@ -63,15 +77,19 @@ def load_articles(paths: Sequence[str | Path]) -> IngestResult:
     seen: set[Path] = set()
     for given in paths:
         given_path = Path(given)
-        if not given_path.exists():
-            raise InputError(f"no such file or directory: {given}")
+        try:
+            is_dir = stat.S_ISDIR(given_path.stat().st_mode)
+        except FileNotFoundError:
+            raise InputError(f"no such file or directory: {given}") from None
+        except OSError as error:
+            raise InputError(f"cannot read {given}: {_unreadable(given_path, error)}") from None
         files: Iterator[tuple[Path, bool]]
-        if given_path.is_dir():
+        if is_dir:
             files = ((file, False) for file in _walk(given_path, set()))
         else:
             files = iter([(given_path, True)])
         for file, explicit in files:
-            resolved = file.resolve()
+            resolved = Path(os.path.realpath(file))  # unlike Path.resolve, never raises on a loop
             if resolved in seen:
                 continue
             seen.add(resolved)
@@ -84,8 +102,8 @@ def load_articles(paths: Sequence[str | Path]) -> IngestResult:
 
 
 def _walk(folder: Path, visiting: set[Path]) -> Iterator[Path]:
-    """Files under ``folder`` in sorted order, without hidden entries or symlink loops."""
-    real = folder.resolve()
+    """Non-folder entries under ``folder`` in sorted order, without hidden ones or symlink loops."""
+    real = Path(os.path.realpath(folder))
     if real in visiting:
         log.warning("skipped %s: symbolic link loop", folder)
         return
@@ -99,11 +117,19 @@ def _walk(folder: Path, visiting: set[Path]) -> Iterator[Path]:
         if entry.name.startswith("."):
             continue
         path = folder / entry.name
-        if entry.is_dir():
+        if _is_dir(entry):
             yield from _walk(path, visiting)
-        elif entry.is_file():
-            yield path
+        else:
+            yield path  # broken links and special files too: _load_file says why it skips them
     visiting.discard(real)
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    """Whether ``entry`` is a folder or a link to one; False when it cannot be followed."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def _load_file(path: Path, resolved: Path, explicit: bool) -> tuple[list[Article], list[Skipped]]:
@@ -113,34 +139,84 @@ def _load_file(path: Path, resolved: Path, explicit: bool) -> tuple[list[Article
     if not known and not explicit:
         return [], [Skipped(str(path), "unsupported extension")]
     try:
-        data = path.read_bytes()
+        return _read_file(path, resolved, suffix)
     except OSError as error:
-        return [], [Skipped(str(path), f"unreadable: {error.strerror}")]
+        return [], [Skipped(str(path), _unreadable(path, error))]
+
+
+def _unreadable(path: Path, error: OSError) -> str:
+    """Why ``path`` could not be read, in a few words."""
+    if error.errno == errno.ELOOP:
+        return "symbolic link loop"
+    if isinstance(error, FileNotFoundError) and path.is_symlink():
+        return "broken symbolic link"
+    return f"unreadable: {error.strerror or error}"
+
+
+def _too_large(size: int, limit: int, what: str) -> str:
+    """The reason for skipping ``size`` bytes over ``limit``."""
+    return f"too large for {what} ({size / _MB:.1f} MB > {limit // _MB} MB)"
+
+
+def _read_file(path: Path, resolved: Path, suffix: str) -> tuple[list[Article], list[Skipped]]:
+    """The articles of one file; its size is checked before anything is read."""
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        return [], [Skipped(str(path), "not a regular file")]
+    if suffix == ".jsonl" and not _starts_utf16(path):
+        return _load_records(path, resolved, _json_lines(path))
+    limit, what = (
+        (MAX_JSON_BYTES, "a JSON file; use JSON Lines (.jsonl)")
+        if suffix in JSON_EXTENSIONS
+        else (MAX_ARTICLE_BYTES, "one article")
+    )
+    if info.st_size > limit:
+        return [], [Skipped(str(path), _too_large(info.st_size, limit, what))]
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)  # bounded even if the file grew since stat()
+    if len(data) > limit:
+        return [], [Skipped(str(path), _too_large(len(data), limit, what))]
     text, problem = _decode(data)
     if text is None:
         return [], [Skipped(str(path), problem)]
     if not text.strip():
         return [], [Skipped(str(path), "empty")]
     if suffix in JSON_EXTENSIONS:
-        return _load_json(path, resolved, text)
-    cleaned = _clean_html(text) if suffix in HTML_EXTENSIONS else clean_text(text)
+        return _load_records(path, resolved, _json_records(text))
+    if suffix in HTML_EXTENSIONS:
+        try:
+            cleaned = _clean_html(text)
+        except (RecursionError, ValueError, etree.LxmlError) as error:
+            log.debug("cannot parse %s: %r", path, error)
+            return [], [Skipped(str(path), "unparseable HTML")]
+    else:
+        cleaned = clean_text(text)
     if not cleaned.text:
         return [], [Skipped(str(path), "no text after cleaning")]
     date = cleaned.date or find_date(str(path)) or _compact_date(str(path))
     article = _article(
-        hashlib.sha1(str(resolved).encode()).hexdigest()[:12], cleaned, path=str(path), date=date
+        hashlib.sha1(os.fsencode(resolved)).hexdigest()[:12], cleaned, path=str(path), date=date
     )
     return [article], []
 
 
+def _starts_utf16(path: Path) -> bool:
+    """Whether the file at ``path`` starts with a UTF-16 byte order mark."""
+    with open(path, "rb") as handle:
+        return handle.read(2) in _UTF16_BOMS
+
+
 def _decode(data: bytes) -> tuple[str | None, str]:
-    """The text of ``data`` (UTF-8, UTF-8 or UTF-16 with a BOM), or None and the reason."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    """The text of ``data`` (UTF-8, UTF-8 or UTF-16 with a BOM), or None and the reason.
+
+    A NUL byte anywhere in UTF-8 data makes it a binary file, not text with a stray character.
+    """
+    if data.startswith(_UTF16_BOMS):
         try:
             return data.decode("utf-16"), ""
         except UnicodeDecodeError:
             return None, "not UTF-16 text"
-    if b"\x00" in data[:_SNIFF_BYTES]:
+    if b"\x00" in data:
         return None, "binary file"
     try:
         return data.decode("utf-8-sig"), ""
@@ -176,6 +252,13 @@ def _article(article_id: str, cleaned: CleanText, **fields: Any) -> Article:
     }
     values.update({name: value for name, value in fields.items() if value is not None})
     values["source"] = values["source"] or _host(values["url"])
+    for name in ("title", "url", "source", "byline"):  # no terminal escapes in metadata either
+        values[name] = sanitize(values[name] or "") or None
+    if values.get("path"):
+        # A file name that is not UTF-8 is kept readable (its bytes shown as U+FFFD); the id,
+        # hashed from the raw bytes, still identifies the file.
+        raw = os.fsencode(values["path"])
+        values["path"] = sanitize(raw.decode("utf-8", errors="replace"))
     return Article(
         id=article_id,
         text=cleaned.text,
@@ -195,6 +278,7 @@ def _clean_html(page: str) -> CleanText:
     characters. A paragraph that cannot be found takes the line of the previous one found (or of
     the first one found, at the start); when none is found the article has no line map.
     """
+    page = _PAGE_JUNK.sub("", page)
     document = trafilatura.bare_extraction(
         page,
         with_metadata=True,
@@ -210,14 +294,16 @@ def _clean_html(page: str) -> CleanText:
     page_lines = [" ".join(html.unescape(_TAG.sub(" ", line)).split()) for line in raw_lines]
     found: list[int | None] = []
     line = next((n for n, raw in enumerate(raw_lines) if "<body" in raw.lower()), 0)
+    column = 0
     for paragraph in paragraphs:
         needle = " ".join(paragraph.split())[:_MATCH_CHARS]
-        match = next((n for n in range(line, len(page_lines)) if needle in page_lines[n]), None)
-        found.append(None if match is None else match + 1)
-        line = match if match is not None else line
+        match = _find(page_lines, needle, line, column)
+        found.append(None if match is None else match[0] + 1)
+        if match is not None:
+            line, column = match[0], match[1] + 1
     known = [number for number in found if number is not None]
     numbers: list[int] = []
-    for number in found:
+    for number in found if known else ():
         numbers.append(number or (numbers[-1] if numbers else known[0]))
     return CleanText(
         text=cleaned.text,
@@ -232,14 +318,25 @@ def _clean_html(page: str) -> CleanText:
     )
 
 
+def _find(lines: list[str], needle: str, line: int, column: int) -> tuple[int, int] | None:
+    """Line and column of the first ``needle`` in ``lines`` from ``line``, ``column`` on."""
+    for number in range(line, len(lines)):
+        position = lines[number].find(needle, column if number == line else 0)
+        if position >= 0:
+            return number, position
+    return None
+
+
 # --- JSON --------------------------------------------------------------------------------------
 
 
-def _load_json(path: Path, resolved: Path, text: str) -> tuple[list[Article], list[Skipped]]:
-    """One article per record of a JSON array, a JSON object or JSON lines."""
+def _load_records(
+    path: Path, resolved: Path, records: Iterable[tuple[int, Any, str]]
+) -> tuple[list[Article], list[Skipped]]:
+    """One article per ``(line, record, problem)`` of a JSON or JSON Lines file."""
     articles: list[Article] = []
     skipped: list[Skipped] = []
-    for line, record, problem in _json_records(text):
+    for line, record, problem in records:
         if problem:
             skipped.append(Skipped(str(path), problem))
             continue
@@ -247,13 +344,18 @@ def _load_json(path: Path, resolved: Path, text: str) -> tuple[list[Article], li
         if not isinstance(body, str) or not body.strip():
             skipped.append(Skipped(str(path), f"record without text on line {line}"))
             continue
+        size = len(body.encode("utf-8", "surrogatepass"))
+        if size > MAX_ARTICLE_BYTES:
+            reason = _too_large(size, MAX_ARTICLE_BYTES, "one article")
+            skipped.append(Skipped(str(path), f"{reason} on line {line}"))
+            continue
         cleaned = clean_text(body)
         if not cleaned.text:
             skipped.append(Skipped(str(path), f"record with no text after cleaning on line {line}"))
             continue
-        record_id = record.get("id")
-        if record_id in (None, ""):
-            record_id = hashlib.sha1(f"{resolved}#{line}".encode()).hexdigest()[:12]
+        given_id = record.get("id")
+        record_id = sanitize(str(given_id)) if given_id not in (None, "") else ""
+        record_id = record_id or hashlib.sha1(os.fsencode(f"{resolved}#{line}")).hexdigest()[:12]
         date = record.get("date")
         url = _field(record, "url")
         # A record's own date first, then a date in its URL (/2022/06/12/), then its text's header.
@@ -262,7 +364,7 @@ def _load_json(path: Path, resolved: Path, text: str) -> tuple[list[Article], li
         )
         articles.append(
             _article(
-                str(record_id),
+                record_id,
                 cleaned,
                 path=str(path),
                 title=_field(record, "title"),
@@ -273,6 +375,8 @@ def _load_json(path: Path, resolved: Path, text: str) -> tuple[list[Article], li
                 line_numbers=(line,) * len(cleaned.line_starts),
             )
         )
+    if not articles and not skipped:
+        skipped.append(Skipped(str(path), "empty"))
     return articles, skipped
 
 
@@ -286,7 +390,7 @@ def _json_records(text: str) -> Iterator[tuple[int, Any, str]]:
     """``(line, record, problem)`` per record of ``text``: a JSON array, an object or JSON lines."""
     try:
         document = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # also too deep nesting, too long integers
         document = None
     if isinstance(document, list):
         yield from _array_records(text, document)
@@ -295,12 +399,52 @@ def _json_records(text: str) -> Iterator[tuple[int, Any, str]]:
         yield text.count("\n", 0, len(text) - len(text.lstrip())) + 1, document, ""
         return
     for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line), ""
-        except json.JSONDecodeError:
-            yield number, None, f"invalid JSON on line {number}"
+        if line.strip():
+            yield _json_line(number, line)
+
+
+def _json_lines(path: Path) -> Iterator[tuple[int, Any, str]]:
+    """``(line, record, problem)`` per line of a UTF-8 JSON Lines file, read one line at a time."""
+    with open(path, "rb") as handle:
+        if b"\x00" in handle.read(_SNIFF_BYTES):
+            yield 1, None, "binary file"
+            return
+        handle.seek(0)
+        for number, data, size in _lines(handle, MAX_ARTICLE_BYTES):
+            if size > MAX_ARTICLE_BYTES:
+                reason = _too_large(size, MAX_ARTICLE_BYTES, "one article")
+                yield number, None, f"{reason} on line {number}"
+                continue
+            try:
+                line = data.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                yield number, None, f"not UTF-8 text on line {number}"
+                continue
+            if line.strip():
+                yield _json_line(number, line)
+
+
+def _lines(handle: IO[bytes], limit: int) -> Iterator[tuple[int, bytes, int]]:
+    """``(number, line, size)`` per line of ``handle``; a line over ``limit`` bytes is not kept:
+    it comes back empty, with its size, and memory stays bounded by ``limit``."""
+    number = 0
+    while data := handle.readline(limit + 1):
+        number += 1
+        size = len(data)
+        if size > limit:
+            while data and not data.endswith(b"\n"):
+                data = handle.readline(_SKIP_BYTES)
+                size += len(data)
+            data = b""
+        yield number, data, size
+
+
+def _json_line(number: int, line: str) -> tuple[int, Any, str]:
+    """``(number, record, problem)`` for one line of JSON Lines."""
+    try:
+        return number, json.loads(line), ""
+    except (ValueError, RecursionError):
+        return number, None, f"invalid JSON on line {number}"
 
 
 def _array_records(text: str, records: list[Any]) -> Iterator[tuple[int, Any, str]]:
