@@ -303,7 +303,9 @@ def answer_file(
     bad: list[BadRow] = []
     answered = resumed = 0
     try:
-        with tqdm(unit="q", desc="answering", disable=not show_progress, leave=False) as progress:
+        total = _count_lines(source) if show_progress else None
+        with tqdm(total=total, unit="q", desc="answering", disable=not show_progress,
+                  leave=False) as progress:
             for batch in _batches(rows, batch_size, bad, on_bad_row):
                 todo = [q for q in batch if q.id not in done]
                 resumed += len(batch) - len(todo)
@@ -320,6 +322,17 @@ def answer_file(
     finally:
         writer.close()
     return BatchReport(answered=answered, resumed=resumed, bad_rows=tuple(bad))
+
+
+def _count_lines(source: str | Path) -> int | None:
+    """Lines in a question file (an upper bound on its questions, for the progress bar's ETA)."""
+    if str(source) == "-":
+        return None
+    try:
+        with open(source, "rb") as handle:
+            return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    except OSError:
+        return None
 
 
 def _batches(

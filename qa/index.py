@@ -254,11 +254,10 @@ def _write_generation(
         store = sqlite3.connect(work_dir / STORE)
         _create_schema(store)
         vectors = faiss.IndexFlatIP(encoder.dimension)
-        progress = _progress(show_progress, unit="chunk", desc="indexing")
+        progress = _progress(show_progress, unit="article", desc="indexing", total=len(articles))
 
         def add_chunk_vectors(batch: np.ndarray) -> None:
             vectors.add(batch)
-            progress.update(len(batch))
 
         sentence_file = open(work_dir / SENTENCE_VECTORS, "wb")
         chunk_sink = _VectorSink(
@@ -293,6 +292,7 @@ def _write_generation(
                     document_frequency[term] = document_frequency.get(term, 0) + 1
                 chunk_sink.add(embed_hash, text)
                 row += 1
+            progress.update(1)
         chunk_sink.finish()
         sentence_sink.finish()
         sentence_file.close()
