@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-import trafilatura
 from lxml import etree
-from trafilatura.settings import Document
 
 from qa.clean import (
     CleanText,
@@ -279,6 +277,9 @@ def _clean_html(page: str) -> CleanText:
     the first one found, at the start); when none is found the article has no line map.
     """
     page = _PAGE_JUNK.sub("", page)
+    import trafilatura  # imported here: it costs a fifth of a second that asking never needs
+    from trafilatura.settings import Document
+
     document = trafilatura.bare_extraction(
         page,
         with_metadata=True,

@@ -166,7 +166,9 @@ def test_html_parser_errors_are_skipped(tmp_path: Path, monkeypatch: pytest.Monk
     def explode(*args: Any, **kwargs: Any) -> None:
         raise error
 
-    monkeypatch.setattr(qa.ingest.trafilatura, "bare_extraction", explode)
+    import trafilatura
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", explode)
     (tmp_path / "page.html").write_text("<html><body><p>Hi there.</p></body></html>", encoding="utf-8")
     assert reasons(load_articles([tmp_path])) == {"page.html": "unparseable HTML"}
 
