@@ -135,13 +135,9 @@ def build_index(
         if encoder is None:
             indexed_backend = previous.manifest.get("backend") if previous else None
             encoder = _load_encoder(model_name, indexed_backend or backend)
-        generation = _write_generation(
+        generation = _replace_generation(
             root, list(merged.values()), encoder, settings, previous, show_progress
         )
-        _switch_to(root, generation)
-        if previous:
-            previous.close()
-        _remove_stale_generations(root, keep=generation.name)
     return IndexReport(
         index_dir=str(root),
         added=added,
@@ -163,8 +159,10 @@ def remove_articles(
     their files) from the index, atomically; nothing is embedded again."""
     started = time.monotonic()
     root = Path(index_dir)
-    previous = Index.open(root)
+    if not root.is_dir():
+        Index.open(root)  # says there is no index there, and how to build one
     with _writer_lock(root):
+        previous = Index.open(root)
         old = previous.all_articles()
         gone = {i for i, a in old.items() if any(_matches(a, t) for t in targets)}
         if not gone:
@@ -176,15 +174,30 @@ def remove_articles(
         kept = [a for i, a in old.items() if i not in gone]
         encoder = _load_encoder(previous.manifest["model"], previous.manifest["backend"])
         settings = ChunkSettings(**previous.manifest["chunker"])
-        generation = _write_generation(root, kept, encoder, settings, previous, show_progress)
-        _switch_to(root, generation)
-        previous.close()
-        _remove_stale_generations(root, keep=generation.name)
+        generation = _replace_generation(root, kept, encoder, settings, previous, show_progress)
     return IndexReport(
         index_dir=str(root), added=0, updated=0, unchanged=len(kept), removed=len(gone),
         skipped=(), articles=len(kept), chunks=generation.chunk_count,
         embedded_chunks=generation.embedded, seconds=time.monotonic() - started,
     )
+
+
+def _replace_generation(
+    root: Path,
+    articles: list[Article],
+    encoder: Encoder,
+    settings: ChunkSettings,
+    previous: Index | None,
+    show_progress: bool,
+) -> _Generation:
+    """Write a generation holding ``articles``, switch to it, and drop the older ones
+    (the caller holds the writer lock)."""
+    generation = _write_generation(root, articles, encoder, settings, previous, show_progress)
+    _switch_to(root, generation)
+    if previous:
+        previous.close()
+    _remove_stale_generations(root, keep=generation.name)
+    return generation
 
 
 def _matches(article: Article, target: str) -> bool:
@@ -527,6 +540,7 @@ class Index:
         self._newest_date: date | None = None
         self._sentence_vectors: np.ndarray | None = None
         self._copies: dict[str, str] | None = None
+        self._copy_members: dict[str, list[str]] = {}
 
     @classmethod
     def open(cls, index_dir: str | Path) -> Index:
@@ -643,6 +657,8 @@ class Index:
                 self._copies = json.loads(path.read_text()) if path.exists() else {}
             except (OSError, json.JSONDecodeError) as exc:
                 raise _corrupt(self.root, "its copy table is unreadable") from exc
+            for article_id, group in sorted(self._copies.items()):
+                self._copy_members.setdefault(group, []).append(article_id)
         return self._copies
 
     def copies_of(self, article_id: str) -> list[Article]:
@@ -650,8 +666,7 @@ class Index:
         group = self.copies.get(article_id)
         if group is None:
             return []
-        return [self.article(other) for other, g in sorted(self.copies.items())
-                if g == group and other != article_id]
+        return [self.article(other) for other in self._copy_members[group] if other != article_id]
 
     @property
     def sentence_vectors(self) -> np.ndarray:
