@@ -541,6 +541,8 @@ class Index:
         self._sentence_vectors: np.ndarray | None = None
         self._copies: dict[str, str] | None = None
         self._copy_members: dict[str, list[str]] = {}
+        self._chunk_owners: list[str] | None = None
+        self._article_dates: dict[str, str | None] | None = None
 
     @classmethod
     def open(cls, index_dir: str | Path) -> Index:
@@ -598,10 +600,21 @@ class Index:
             chunks.append(Chunk(r[1], r[2], r[3], r[4], r[5], article.text[r[4] : r[5]], sentences))
         return chunks
 
-    def article_chunks(self, article_id: str) -> list[Chunk]:
-        rows = [r[0] for r in self._store.execute(
-            "SELECT row FROM chunks WHERE article_id = ? ORDER BY ordinal", (article_id,))]
-        return self.chunks(rows)
+    @property
+    def chunk_owners(self) -> list[str]:
+        """The article id of every chunk row (loaded once: ranking by article needs no text)."""
+        if self._chunk_owners is None:
+            self._chunk_owners = [
+                a for (a,) in self._store.execute("SELECT article_id FROM chunks ORDER BY row")
+            ]
+        return self._chunk_owners
+
+    @property
+    def article_dates(self) -> dict[str, str | None]:
+        """The publication date of every article, by id (loaded once)."""
+        if self._article_dates is None:
+            self._article_dates = dict(self._store.execute("SELECT id, date FROM articles"))
+        return self._article_dates
 
     def stats(self) -> tuple[int, int, str | None, str | None, list[tuple[str, int]]]:
         articles, first, last = self._store.execute(

@@ -196,35 +196,40 @@ def _group_by_article(
     settings: RetrievalSettings,
     query: Query,
 ) -> list[ArticleHit]:
-    chunks = index.chunks([row for row, *_ in fused])
-    grouped: dict[str, list[Passage]] = {}
-    for chunk, (_, score, dense, lexical) in zip(chunks, fused):
-        passages = grouped.setdefault(chunk.article_id, [])
-        if len(passages) < settings.passages_per_article:
-            passages.append(
-                Passage(chunk, index.article(chunk.article_id), score, dense, lexical)
-            )
-    hits = []
-    for article_id, passages in grouped.items():
-        score = passages[0].score + sum(
-            settings.second_passage_weight * p.score for p in passages[1:]
-        )
-        published = _day(passages[0].article.date)
+    # Group and rank by article from row ids alone; only the kept passages are read from the store.
+    owners = index.chunk_owners
+    grouped: dict[str, list[tuple[int, float, float | None, float | None]]] = {}
+    for entry in fused:
+        rows = grouped.setdefault(owners[entry[0]], [])
+        if len(rows) < settings.passages_per_article:
+            rows.append(entry)
+    ranked = []
+    for article_id, rows in grouped.items():
+        score = rows[0][1] + sum(settings.second_passage_weight * r[1] for r in rows[1:])
+        published = _day(index.article_dates.get(article_id))
         if published and query.scope and query.scope.contains(published):
             score *= 1 + query.boost
-        hits.append(ArticleHit(article_id, score, tuple(passages)))
-    hits.sort(key=lambda h: -h.score)
+        ranked.append((score, article_id, rows))
+    ranked.sort(key=lambda item: -item[0])
     # Syndicated copies of one story count once: the best-scoring copy stands for the group.
     seen_groups: set[str] = set()
-    unique = []
-    for hit in hits:
-        group = index.copies.get(hit.article_id)
+    kept = []
+    for item in ranked:
+        group = index.copies.get(item[1])
         if group is not None:
             if group in seen_groups:
                 continue
             seen_groups.add(group)
-        unique.append(hit)
-    return unique[:k]
+        kept.append(item)
+        if len(kept) == k:
+            break
+    chunks = iter(index.chunks([r[0] for _, _, rows in kept for r in rows]))
+    hits = []
+    for score, article_id, rows in kept:
+        article = index.article(article_id)
+        passages = tuple(Passage(next(chunks), article, r[1], r[2], r[3]) for r in rows)
+        hits.append(ArticleHit(article_id, score, passages))
+    return hits
 
 
 def _day(value: str | None) -> date | None:
