@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -20,6 +21,9 @@ HASHING_MODEL = "hashing"  # deterministic, model-free encoder for plumbing test
 
 class EmbeddingError(Exception):
     """The model cannot be loaded or used; the message says why and what to do."""
+
+
+Span = tuple[int, int]  # character offsets [start, end) into a text
 
 
 class Encoder(Protocol):
@@ -32,6 +36,48 @@ class Encoder(Protocol):
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 32, show_progress: bool = False
     ) -> np.ndarray: ...
+
+    def encode_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], *, batch_size: int = 32
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Vectors of ``texts`` and, from the same pass, of the character spans ``spans[i]`` of
+        each text (all spans in order, one row each); see :func:`pool_spans`."""
+        ...
+
+
+def pool_spans(
+    token_vectors: np.ndarray, token_offsets: np.ndarray, spans: Sequence[Span]
+) -> tuple[np.ndarray, list[int]]:
+    """Vectors of character spans of a text read in context: the normalized mean of the
+    contextual token vectors that lie inside each span ("late chunking").
+
+    ``token_offsets`` holds each token's (start, end) character offsets, (0, 0) for special
+    tokens. Returns one row per span and the indexes of spans with no token left (cut off by
+    truncation), whose rows are zero: the caller encodes those on their own.
+    """
+    vectors = np.zeros((len(spans), token_vectors.shape[1]), dtype=np.float32)
+    starts, ends = token_offsets[:, 0], token_offsets[:, 1]
+    real = ends > starts
+    missing = []
+    for row, (start, end) in enumerate(spans):
+        inside = real & (starts >= start) & (ends <= end)
+        if not inside.any():
+            missing.append(row)
+            continue
+        pooled = token_vectors[inside].mean(axis=0)
+        vectors[row] = pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+    return vectors, missing
+
+
+def encode_missing(encoder: Encoder, span_vectors: np.ndarray, missing: list[tuple[int, str]]) -> None:
+    """Encode on their own the spans that pooling could not cover: (row, span text) pairs."""
+    if missing:
+        span_vectors[[row for row, _ in missing]] = encoder.encode([text for _, text in missing])
+
+
+def span_rows(spans: Sequence[Sequence[Span]]) -> np.ndarray:
+    """Where each text's span vectors start in the flat output (one extra entry: the total)."""
+    return np.cumsum([0] + [len(s) for s in spans])
 
 
 def _packaged_model_path(name: str) -> str | None:
@@ -70,9 +116,7 @@ class SentenceTransformerEncoder:
                 f"cannot load embedding model {name!r}: {_one_line(exc)} "
                 "(give a local path or a model name that is in the Hugging Face cache)"
             ) from exc
-        get_dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
-        )
+        get_dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         dimension = get_dimension()
         if not dimension:
             raise EmbeddingError(f"model {name!r} does not report an embedding dimension")
@@ -91,6 +135,46 @@ class SentenceTransformerEncoder:
             show_progress_bar=show_progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], *, batch_size: int = 32
+    ) -> tuple[np.ndarray, np.ndarray]:
+        first = span_rows(spans)
+        span_vectors = np.zeros((int(first[-1]), self.dimension), dtype=np.float32)
+        tokenizer = getattr(self._model, "tokenizer", None)
+        if not texts or not getattr(tokenizer, "is_fast", False):
+            # No character offsets for tokens: every span is encoded on its own.
+            encode_missing(self, span_vectors, [
+                (int(first[i]) + j, text[s:e]) for i, text in enumerate(texts)
+                for j, (s, e) in enumerate(spans[i])
+            ])
+            return self.encode(texts, batch_size=batch_size), span_vectors
+        outputs = self._model.encode(
+            list(texts), batch_size=batch_size, output_value=None, show_progress_bar=False
+        )
+        tokenized = tokenizer(
+            list(texts), truncation=True, max_length=self._model.max_seq_length,
+            return_offsets_mapping=True, return_special_tokens_mask=True,
+        )
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        missing: list[tuple[int, str]] = []
+        for i, output in enumerate(outputs):
+            vector = output["sentence_embedding"].float().numpy()
+            vectors[i] = vector / max(float(np.linalg.norm(vector)), 1e-12)
+            if not spans[i]:
+                continue
+            length = int(output["attention_mask"].sum())
+            ids = tokenized["input_ids"][i]
+            offsets = np.array(tokenized["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)
+            offsets[np.array(tokenized["special_tokens_mask"][i], dtype=bool)] = 0
+            if output["input_ids"][:length].tolist() != ids:
+                offsets = np.zeros((length, 2), dtype=np.int64)  # tokenizations differ: no pooling
+            tokens = output["token_embeddings"][:length].float().numpy()
+            pooled, lost = pool_spans(tokens, offsets[:length], spans[i])
+            span_vectors[first[i] : first[i + 1]] = pooled
+            missing += [(int(first[i]) + j, texts[i][slice(*spans[i][j])]) for j in lost]
+        encode_missing(self, span_vectors, missing)
+        return vectors, span_vectors
 
 
 _TOKEN = re.compile(r"\w+")
@@ -121,6 +205,12 @@ class HashingEncoder:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return vectors / norms
+
+    def encode_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], *, batch_size: int = 32
+    ) -> tuple[np.ndarray, np.ndarray]:
+        pieces = [text[s:e] for text, text_spans in zip(texts, spans) for s, e in text_spans]
+        return self.encode(texts), self.encode(pieces)
 
 
 BACKENDS = ("auto", "onnx", "torch")

@@ -12,12 +12,15 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-EXPORT_VERSION = 1  # bump when the exported graph or its quantization changes
+from embeddings import Span, encode_missing, pool_spans, span_rows
+
+EXPORT_VERSION = 2  # bump when the exported graph or its quantization changes
 
 
 class NotExportable(Exception):
@@ -50,7 +53,7 @@ class OnnxEncoder:
 
     def __init__(self, name: str, model_dir: Path, *, threads: int | None = None) -> None:
         self.name = name
-        model_dir = Path(model_dir)
+        self.model_dir = model_dir = Path(model_dir)
         settings = _read_settings(model_dir)
         self.dimension = settings["dimension"]
         self._max_length = settings["max_seq_length"]
@@ -69,14 +72,28 @@ class OnnxEncoder:
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 32, show_progress: bool = False
     ) -> np.ndarray:
+        return self._run(texts, [()] * len(texts), batch_size)[0]
+
+    def encode_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], *, batch_size: int = 32
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self._run(texts, spans, batch_size)
+
+    def _run(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]], batch_size: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        first = span_rows(spans)
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        span_vectors = np.zeros((int(first[-1]), self.dimension), dtype=np.float32)
         if not texts:
-            return vectors
+            return vectors, span_vectors
         encodings = self._tokenizer.encode_batch(list(texts))
+        outputs = ["embedding", "token_embeddings"] if len(span_vectors) else ["embedding"]
+        missing: list[tuple[int, str]] = []
         # Batches of similar length waste little time on padding.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        for first in range(0, len(order), batch_size):
-            rows = order[first : first + batch_size]
+        for begin in range(0, len(order), batch_size):
+            rows = order[begin : begin + batch_size]
             width = max(len(encodings[i].ids) for i in rows)
             ids = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
@@ -87,8 +104,19 @@ class OnnxEncoder:
             feeds = {"input_ids": ids, "attention_mask": mask}
             if "token_type_ids" in self._input_names:
                 feeds["token_type_ids"] = np.zeros_like(ids)
-            vectors[rows] = self._session.run(None, feeds)[0]
-        return vectors
+            results = self._session.run(outputs, feeds)
+            vectors[rows] = results[0]
+            for r, i in enumerate(rows) if len(results) > 1 else ():
+                if not spans[i]:
+                    continue
+                encoding = encodings[i]
+                offsets = np.array(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+                offsets[np.array(encoding.special_tokens_mask, dtype=bool)] = 0
+                pooled, lost = pool_spans(results[1][r, : len(encoding.ids)], offsets, spans[i])
+                span_vectors[first[i] : first[i + 1]] = pooled
+                missing += [(int(first[i]) + j, texts[i][slice(*spans[i][j])]) for j in lost]
+        encode_missing(self, span_vectors, missing)
+        return vectors, span_vectors
 
 
 def _read_settings(model_dir: Path) -> dict[str, int]:
@@ -138,12 +166,13 @@ def export_model(model_dir: Path, target: Path) -> Path:
                 (sample, torch.ones_like(sample), torch.zeros_like(sample)),
                 str(plain),
                 input_names=["input_ids", "attention_mask", "token_type_ids"],
-                output_names=["embedding"],
+                output_names=["embedding", "token_embeddings"],
                 dynamic_axes={
                     "input_ids": {0: "batch", 1: "tokens"},
                     "attention_mask": {0: "batch", 1: "tokens"},
                     "token_type_ids": {0: "batch", 1: "tokens"},
                     "embedding": {0: "batch"},
+                    "token_embeddings": {0: "batch", 1: "tokens"},
                 },
                 opset_version=17,
                 dynamo=False,
@@ -168,7 +197,8 @@ def export_model(model_dir: Path, target: Path) -> Path:
 
 
 class _PooledModel:  # built lazily as a torch.nn.Module subclass, see __new__
-    """A transformer followed by mean pooling and L2 normalization, as one module."""
+    """A transformer followed by mean pooling and L2 normalization, as one module; it also
+    returns the token vectors, which quote sentences are pooled from."""
 
     def __new__(cls, transformer: Any) -> Any:
         import torch
@@ -185,7 +215,7 @@ class _PooledModel:  # built lazily as a torch.nn.Module subclass, see __new__
                 ).last_hidden_state
                 weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-                return torch.nn.functional.normalize(pooled, p=2, dim=1)
+                return torch.nn.functional.normalize(pooled, p=2, dim=1), hidden
 
         return Pooled(transformer)
 

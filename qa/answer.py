@@ -29,7 +29,7 @@ class AnswerSettings:
     max_sentences: int = 3
     answer_type_weight: float = 0.3  # the kind of answer the question wants is in the quote
     question_penalty: float = 0.3  # a quote that is itself a question answers nothing
-    min_score: float = 0.65  # below this the best quote does not answer the question (bench/)
+    min_score: float = 0.60  # below this the best quote does not answer the question (bench/)
     retrieval: RetrievalSettings = RetrievalSettings()
 
 

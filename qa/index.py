@@ -12,10 +12,13 @@ import os
 import shutil
 import sqlite3
 import time
+from array import array
+from concurrent.futures import Future
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,7 +46,7 @@ BM25_DIR = "bm25"
 TERMS = "terms.json"
 SENTENCE_VECTORS = "sentences.f16"
 COPIES = "copies.json"
-EMBED_BATCH = 64
+EMBED_BATCH = 256  # chunks per encode call: sorted by length inside it, so little padding
 
 
 @dataclass(frozen=True)
@@ -269,45 +272,25 @@ def _write_generation(
         vectors = faiss.IndexFlatIP(encoder.dimension)
         progress = _progress(show_progress, unit="article", desc="indexing", total=len(articles))
 
-        def add_chunk_vectors(batch: np.ndarray) -> None:
-            vectors.add(batch)
-
         sentence_file = open(work_dir / SENTENCE_VECTORS, "wb")
-        chunk_sink = _VectorSink(
-            encoder, previous.vectors_by_embed_hash() if same_model and previous else {},
-            add_chunk_vectors,
+        sink = _EmbeddingSink(
+            encoder,
+            previous.vectors_by_embed_hash() if same_model and previous else {},
+            previous.sentence_vectors_by_hash() if same_model and previous else {},
+            emit_chunks=vectors.add,
+            emit_sentences=lambda batch: sentence_file.write(batch.astype(np.float16).tobytes()),
         )
-        sentence_sink = _VectorSink(
-            encoder, previous.sentence_vectors_by_hash() if same_model and previous else {},
-            lambda batch: sentence_file.write(batch.astype(np.float16).tobytes()),
-        )
-        lexical_corpus: list[list[str]] = []
-        document_frequency: dict[str, int] = {}
-        row = 0
-        for article in articles:
-            _insert_article(store, article)
-            sentence_rows: dict[Sentence, int] = {}
-            for chunk in chunk_article(article, settings):
-                for sentence in chunk.sentences:
-                    if sentence not in sentence_rows:
-                        text = article.text[sentence.start : sentence.end]
-                        sentence_hash = hashlib.sha1(text.encode()).hexdigest()
-                        sentence_rows[sentence] = sentence_sink.count
-                        store.execute("INSERT INTO sentences VALUES (?, ?)",
-                                      (sentence_sink.count, sentence_hash))
-                        sentence_sink.add(sentence_hash, text)
-                text = embedding_text(article, chunk)
-                embed_hash = hashlib.sha1(text.encode()).hexdigest()
-                _insert_chunk(store, row, chunk, embed_hash, sentence_rows)
-                terms = tokenize(text)
-                lexical_corpus.append(terms)
-                for term in set(terms):
-                    document_frequency[term] = document_frequency.get(term, 0) + 1
-                chunk_sink.add(embed_hash, text)
-                row += 1
-            progress.update(1)
-        chunk_sink.finish()
-        sentence_sink.finish()
+        lexical = _LexicalCorpus()
+        row = sentence_count = 0
+        try:
+            for article in articles:
+                row, sentence_count = _add_article(
+                    store, article, settings, sink, lexical, row, sentence_count
+                )
+                progress.update(1)
+            sink.finish()
+        finally:
+            sink.close()
         sentence_file.close()
         progress.close()
         if vectors.ntotal != row:
@@ -316,11 +299,11 @@ def _write_generation(
         store.close()
         faiss.write_index(vectors, str(work_dir / VECTORS))
         retriever = bm25s.BM25()
-        retriever.index(lexical_corpus or [[]], show_progress=False)
+        retriever.index(lexical.corpus(), show_progress=False)
         retriever.save(str(work_dir / BM25_DIR), show_progress=False)
-        (work_dir / TERMS).write_text(json.dumps(document_frequency, separators=(",", ":")))
+        (work_dir / TERMS).write_text(json.dumps(lexical.document_frequency, separators=(",", ":")))
         (work_dir / COPIES).write_text(json.dumps(find_copies(articles), separators=(",", ":")))
-        embedded = chunk_sink.embedded
+        embedded = sink.embedded
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": encoder.name,
@@ -329,7 +312,7 @@ def _write_generation(
             "chunker": settings.as_dict(),
             "articles": len(articles),
             "chunks": row,
-            "sentences": sentence_sink.count,
+            "sentences": sentence_count,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "qa_version": _qa_version(),
         }
@@ -343,53 +326,146 @@ def _write_generation(
     return _Generation(name=name, chunk_count=row, embedded=embedded)
 
 
-class _VectorSink:
-    """Turns (hash, text) items into vectors in order: known hashes reuse a stored vector, the
-    rest are encoded in batches; finished vectors go to ``emit`` a batch at a time."""
+def _add_article(
+    store: sqlite3.Connection,
+    article: Article,
+    settings: ChunkSettings,
+    sink: _EmbeddingSink,
+    lexical: _LexicalCorpus,
+    row: int,
+    sentence_row: int,
+) -> tuple[int, int]:
+    """Store an article with its chunks and sentences from the given rows on, and queue them for
+    embedding and BM25; returns the next free chunk and sentence rows."""
+    _insert_article(store, article)
+    sentence_rows: dict[Sentence, int] = {}
+    for chunk in chunk_article(article, settings):
+        text = embedding_text(article, chunk)
+        embed_hash = hashlib.sha1(text.encode()).hexdigest()
+        prefix = len(text) - len(chunk.text)
+        introduced = []  # sentences first seen in this chunk: they are read in its context
+        for sentence in chunk.sentences:
+            if sentence not in sentence_rows:
+                span = (sentence.start - chunk.start + prefix, sentence.end - chunk.start + prefix)
+                key = hashlib.sha1(f"{embed_hash}:{span[0]}:{span[1]}".encode()).hexdigest()
+                store.execute("INSERT INTO sentences VALUES (?, ?)", (sentence_row, key))
+                sentence_rows[sentence] = sentence_row
+                introduced.append((key, span))
+                sentence_row += 1
+        _insert_chunk(store, row, chunk, embed_hash, sentence_rows)
+        lexical.add(tokenize(text))
+        sink.add(embed_hash, text, introduced)
+        row += 1
+    return row, sentence_row
+
+
+class _LexicalCorpus:
+    """The chunks' index terms as compact arrays of term ids (4 bytes a token, not a Python
+    string each), and how many chunks hold each term."""
+
+    def __init__(self) -> None:
+        self.vocabulary: dict[str, int] = {}
+        self.document_frequency: dict[str, int] = {}
+        self._documents: list[array] = []
+
+    def add(self, terms: list[str]) -> None:
+        vocabulary = self.vocabulary
+        ids = array("i", [vocabulary.setdefault(term, len(vocabulary)) for term in terms])
+        self._documents.append(ids)
+        for term in set(terms):
+            self.document_frequency[term] = self.document_frequency.get(term, 0) + 1
+
+    def corpus(self) -> Any:
+        """What ``bm25s.BM25.index`` takes."""
+        from bm25s.tokenization import Tokenized
+
+        if not self.vocabulary:
+            return [[]]
+        return Tokenized(ids=self._documents, vocab=self.vocabulary)
+
+
+class _EmbeddingSink:
+    """Turns chunks into vectors in order: the chunk's vector, and the vectors of the sentences
+    it introduces, pooled from the same pass (each sentence is read in the context of the first
+    chunk that holds it). Chunks whose hashes are all known reuse stored vectors; the rest are
+    encoded a batch at a time on a worker thread, so reading and chunking the next articles
+    overlaps the model. Finished vectors go to the emit callbacks in order."""
 
     def __init__(
         self,
         encoder: Encoder,
-        known: dict[str, np.ndarray],
-        emit: Callable[[np.ndarray], object],
+        known_chunks: dict[str, np.ndarray],
+        known_sentences: dict[str, np.ndarray],
+        *,
+        emit_chunks: Callable[[np.ndarray], object],
+        emit_sentences: Callable[[np.ndarray], object],
         batch: int = EMBED_BATCH,
     ) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         self._encoder = encoder
-        self._known = known
-        self._emit = emit
+        self._known_chunks = known_chunks
+        self._known_sentences = known_sentences
+        self._emit_chunks = emit_chunks
+        self._emit_sentences = emit_sentences
         self._batch = batch
-        self._ready: list[np.ndarray] = []  # vectors (or reused rows) in order, not yet emitted
-        self._pending: list[str] = []  # texts after the last ready vector, to encode
-        self.count = 0
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-embed")
+        # In order: finished (chunk rows, sentence rows) pairs, or the one batch being encoded.
+        self._queue: list[tuple[np.ndarray, np.ndarray] | Future[tuple[np.ndarray, np.ndarray]]] = []
+        self._pending: list[tuple[str, list[tuple[int, int]]]] = []  # texts and spans to encode
         self.embedded = 0
 
-    def add(self, key: str, text: str) -> None:
-        self.count += 1
-        known = self._known.get(key)
-        if known is None:
-            self._pending.append(text)
+    def add(self, key: str, text: str, sentences: list[tuple[str, tuple[int, int]]]) -> None:
+        """Queue a chunk (its hash, the text embedded) and its new sentences (hash, span)."""
+        chunk_vector = self._known_chunks.get(key)
+        sentence_vectors = [self._known_sentences.get(k) for k, _ in sentences]
+        if chunk_vector is None or any(v is None for v in sentence_vectors):
+            self._pending.append((text, [span for _, span in sentences]))
             if len(self._pending) >= self._batch:
                 self._encode()
-        else:
-            self._encode()
-            self._ready.append(np.asarray(known, dtype=np.float32)[None, :])
-        if sum(len(v) for v in self._ready) >= self._batch:
-            self._flush()
+            return
+        self._encode()
+        self._queue.append((
+            np.asarray(chunk_vector, dtype=np.float32)[None, :],
+            np.asarray(sentence_vectors, dtype=np.float32).reshape(len(sentences), self._encoder.dimension),
+        ))
+        if len(self._queue) >= self._batch:
+            self._emit(wait=False)
 
     def finish(self) -> None:
         self._encode()
-        self._flush()
+        self._emit(wait=True)
+
+    def close(self) -> None:
+        """Stop the worker (after the batch it is on, if any)."""
+        self._worker.shutdown(wait=True, cancel_futures=True)
 
     def _encode(self) -> None:
+        """Hand the pending chunks to the worker once the batch before them is done."""
         if self._pending:
-            self._ready.append(self._encoder.encode(self._pending, batch_size=32))
+            self._emit(wait=True)
+            texts = [text for text, _ in self._pending]
+            spans = [spans for _, spans in self._pending]
+            self._queue.append(self._worker.submit(self._encoder.encode_with_spans, texts, spans))
             self.embedded += len(self._pending)
             self._pending = []
 
-    def _flush(self) -> None:
-        if self._ready:
-            self._emit(np.vstack(self._ready))
-            self._ready = []
+    def _emit(self, wait: bool) -> None:
+        """Emit the finished front of the queue; with ``wait``, all of it."""
+        done = []
+        while self._queue:
+            head = self._queue[0]
+            if isinstance(head, Future):
+                if not (wait or head.done()):
+                    break
+                head = head.result()
+            done.append(head)
+            self._queue.pop(0)
+        if done:
+            self._emit_chunks(np.vstack([chunks for chunks, _ in done]))
+            sentences = [rows for _, rows in done if len(rows)]
+            if sentences:
+                self._emit_sentences(np.vstack(sentences))
 
 
 def _same_model(manifest: dict[str, Any], encoder: Encoder) -> bool:
@@ -697,7 +773,8 @@ class Index:
         return self._sentence_vectors
 
     def sentence_vectors_by_hash(self) -> dict[str, np.ndarray]:
-        """Stored sentence vectors keyed by the hash of their text, for reuse on re-index."""
+        """Stored sentence vectors keyed by their hash (of the chunk text they were read in and
+        their span in it), for reuse on re-index."""
         matrix = self.sentence_vectors
         rows = self._store.execute("SELECT row, hash FROM sentences").fetchall()
         return {h: matrix[r] for r, h in rows}

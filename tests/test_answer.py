@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.answer import ask
@@ -66,11 +67,41 @@ def test_each_quote_comes_from_a_different_article(demo_index):
     assert len(ids) == len(set(ids)) == 5
 
 
-def test_onnx_and_torch_vectors_agree(encoder):
+@pytest.fixture(scope="module")
+def torch_encoder():
     from embeddings import load_encoder
 
-    assert encoder.backend == "onnx"
-    torch_encoder = load_encoder(backend="torch")
+    return load_encoder(backend="torch")
+
+
+def test_onnx_and_torch_vectors_agree(encoder, torch_encoder):
+    assert encoder.backend == "onnx" and torch_encoder.backend == "torch"
     texts = [q for q, _, _ in FACTS] + [f for _, _, f in FACTS]
     cosine = (encoder.encode(texts) * torch_encoder.encode(texts)).sum(axis=1)
     assert cosine.min() > 0.97 and cosine.mean() > 0.985
+
+
+def test_sentence_vectors_pooled_in_context_agree_across_backends(encoder, torch_encoder, demo_index):
+    """Both backends pool the same sentence spans out of one pass over each chunk."""
+    chunks = demo_index.chunks(list(range(12)))
+    texts = [c.text for c in chunks]
+    spans = [[(s.start - c.start, s.end - c.start) for s in c.sentences] for c in chunks]
+    onnx_chunks, onnx_spans = encoder.encode_with_spans(texts, spans)
+    torch_chunks, torch_spans = torch_encoder.encode_with_spans(texts, spans)
+    assert onnx_spans.shape == (sum(map(len, spans)), encoder.dimension)
+    assert np.allclose(onnx_chunks, encoder.encode(texts), atol=1e-5)
+    for mine, theirs in ((onnx_chunks, torch_chunks), (onnx_spans, torch_spans)):
+        cosine = (mine * theirs).sum(axis=1)
+        assert cosine.min() > 0.97 and cosine.mean() > 0.985
+    # A sentence read in its chunk is close to, not the same as, the sentence read alone.
+    alone = encoder.encode([t[s:e] for t, spans_of in zip(texts, spans) for s, e in spans_of])
+    assert 0.6 < float((onnx_spans * alone).sum(axis=1).mean()) < 0.99
+
+
+def test_a_sentence_cut_off_by_truncation_is_encoded_on_its_own(encoder):
+    filler = "The council met again on Tuesday to discuss the budget. " * 60  # far past 256 tokens
+    last = "Officials said the bridge will reopen in March."
+    text = filler + last
+    _, spans = encoder.encode_with_spans([text], [[(0, 55), (len(filler), len(text))]])
+    assert np.allclose(spans[1], encoder.encode([last])[0], atol=1e-5)
+    assert np.isclose(np.linalg.norm(spans[0]), 1.0, atol=1e-4)
