@@ -105,3 +105,14 @@ def test_a_sentence_cut_off_by_truncation_is_encoded_on_its_own(encoder):
     _, spans = encoder.encode_with_spans([text], [[(0, 55), (len(filler), len(text))]])
     assert np.allclose(spans[1], encoder.encode([last])[0], atol=1e-5)
     assert np.isclose(np.linalg.norm(spans[0]), 1.0, atol=1e-4)
+
+
+def test_batches_run_side_by_side_land_in_their_rows(encoder, demo_index):
+    from embeddings.onnx import OnnxEncoder
+
+    chunks = demo_index.chunks(list(range(demo_index.chunk_count)))
+    texts = [c.text for c in chunks]
+    spans = [[(s.start - c.start, s.end - c.start) for s in c.sentences] for c in chunks]
+    serial = OnnxEncoder(encoder.name, encoder.model_dir, threads=1)
+    for mine, theirs in zip(encoder.encode_with_spans(texts, spans), serial.encode_with_spans(texts, spans)):
+        np.testing.assert_allclose(mine, theirs, atol=1e-6)
