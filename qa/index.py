@@ -134,21 +134,21 @@ def build_index(
             if i in old_articles and old_articles[i].content_hash == a.content_hash
         )
         updated = len(new_articles) - added - unchanged
+        articles, skipped = list(merged.values()), ingested.skipped
+        del ingested, old_articles, new_articles, merged  # the writer lets each article go once stored
 
         if encoder is None:
             indexed_backend = previous.manifest.get("backend") if previous else None
             encoder = _load_encoder(model_name, indexed_backend or backend)
-        generation = _replace_generation(
-            root, list(merged.values()), encoder, settings, previous, show_progress
-        )
+        generation = _replace_generation(root, articles, encoder, settings, previous, show_progress)
     return IndexReport(
         index_dir=str(root),
         added=added,
         updated=updated,
         unchanged=unchanged,
         removed=len(removed),
-        skipped=ingested.skipped,
-        articles=len(merged),
+        skipped=skipped,
+        articles=generation.article_count,
         chunks=generation.chunk_count,
         embedded_chunks=generation.embedded,
         seconds=time.monotonic() - started,
@@ -175,12 +175,13 @@ def remove_articles(
                 f"that would remove all {len(old)} articles: delete {root} instead"
             )
         kept = [a for i, a in old.items() if i not in gone]
+        del old
         encoder = _load_encoder(previous.manifest["model"], previous.manifest["backend"])
         settings = ChunkSettings(**previous.manifest["chunker"])
         generation = _replace_generation(root, kept, encoder, settings, previous, show_progress)
     return IndexReport(
-        index_dir=str(root), added=0, updated=0, unchanged=len(kept), removed=len(gone),
-        skipped=(), articles=len(kept), chunks=generation.chunk_count,
+        index_dir=str(root), added=0, updated=0, unchanged=generation.article_count,
+        removed=len(gone), skipped=(), articles=generation.article_count, chunks=generation.chunk_count,
         embedded_chunks=generation.embedded, seconds=time.monotonic() - started,
     )
 
@@ -193,8 +194,8 @@ def _replace_generation(
     previous: Index | None,
     show_progress: bool,
 ) -> _Generation:
-    """Write a generation holding ``articles``, switch to it, and drop the older ones
-    (the caller holds the writer lock)."""
+    """Write a generation holding ``articles`` (the list is emptied as they are stored), switch
+    to it, and drop the older ones (the caller holds the writer lock)."""
     generation = _write_generation(root, articles, encoder, settings, previous, show_progress)
     _switch_to(root, generation)
     if previous:
@@ -244,6 +245,7 @@ def _pruned_ids(
 @dataclass
 class _Generation:
     name: str
+    article_count: int
     chunk_count: int
     embedded: int
 
@@ -265,12 +267,16 @@ def _write_generation(
     work_dir = root / f"{name}.partial"
     work_dir.mkdir()
     try:
-        articles.sort(key=lambda a: a.id)
+        article_count = len(articles)
+        copies = find_copies(articles)
+        # Written in id order; each article is let go once stored, so the texts do not stay in
+        # memory next to the growing vector and BM25 arrays.
+        articles.sort(key=lambda a: a.id, reverse=True)
         same_model = previous is not None and _same_model(previous.manifest, encoder)
         store = sqlite3.connect(work_dir / STORE)
         _create_schema(store)
         vectors = faiss.IndexFlatIP(encoder.dimension)
-        progress = _progress(show_progress, unit="article", desc="indexing", total=len(articles))
+        progress = _progress(show_progress, unit="article", desc="indexing", total=article_count)
 
         sentence_file = open(work_dir / SENTENCE_VECTORS, "wb")
         sink = _EmbeddingSink(
@@ -283,9 +289,9 @@ def _write_generation(
         lexical = _LexicalCorpus()
         row = sentence_count = 0
         try:
-            for article in articles:
+            while articles:
                 row, sentence_count = _add_article(
-                    store, article, settings, sink, lexical, row, sentence_count
+                    store, articles.pop(), settings, sink, lexical, row, sentence_count
                 )
                 progress.update(1)
             sink.finish()
@@ -302,7 +308,7 @@ def _write_generation(
         retriever.index(lexical.corpus(), show_progress=False)
         retriever.save(str(work_dir / BM25_DIR), show_progress=False)
         (work_dir / TERMS).write_text(json.dumps(lexical.document_frequency, separators=(",", ":")))
-        (work_dir / COPIES).write_text(json.dumps(find_copies(articles), separators=(",", ":")))
+        (work_dir / COPIES).write_text(json.dumps(copies, separators=(",", ":")))
         embedded = sink.embedded
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -310,7 +316,7 @@ def _write_generation(
             "dimension": encoder.dimension,
             "backend": encoder.backend,
             "chunker": settings.as_dict(),
-            "articles": len(articles),
+            "articles": article_count,
             "chunks": row,
             "sentences": sentence_count,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -323,7 +329,7 @@ def _write_generation(
     except BaseException:
         shutil.rmtree(work_dir, ignore_errors=True)
         raise
-    return _Generation(name=name, chunk_count=row, embedded=embedded)
+    return _Generation(name=name, article_count=article_count, chunk_count=row, embedded=embedded)
 
 
 def _add_article(
