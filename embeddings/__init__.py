@@ -116,7 +116,9 @@ class SentenceTransformerEncoder:
                 f"cannot load embedding model {name!r}: {_one_line(exc)} "
                 "(give a local path or a model name that is in the Hugging Face cache)"
             ) from exc
-        get_dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        get_dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension"
+        )
         dimension = get_dimension()
         if not dimension:
             raise EmbeddingError(f"model {name!r} does not report an embedding dimension")
