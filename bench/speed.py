@@ -93,6 +93,34 @@ def indexing(data: Path, articles: int) -> list[tuple[str, str]]:
     return rows
 
 
+def encoder_memory(index_dir: Path, rounds: int = 5) -> list[tuple[str, str]]:
+    """RSS of this process while the default encoder embeds the same 1,024 chunks (with their
+    sentences) again and again, 256 at a time as indexing does: memory bounded by the batch
+    levels off after the first round."""
+    from embeddings import load_encoder
+    from qa.index import Index, embedding_text
+
+    def rss() -> float:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+    index = Index.open(index_dir)
+    chunks = index.chunks(list(range(min(1024, index.chunk_count))))
+    texts = [embedding_text(index.article(c.article_id), c) for c in chunks]
+    spans = [[(len(t) - len(c.text) + s.start - c.start, len(t) - len(c.text) + s.end - c.start)
+              for s in c.sentences] for t, c in zip(texts, chunks)]
+    index.close()
+    before = rss()
+    encoder = load_encoder()
+    after = [rss()]
+    for _ in range(rounds):
+        for first in range(0, len(texts), 256):
+            encoder.encode_with_spans(texts[first : first + 256], spans[first : first + 256])
+        after.append(rss())
+    return [(f"RSS of the encoder embedding the same {len(texts)} chunks {rounds} times, 256 at a time "
+             "(MB: before and after loading, then after each round)",
+             f"{before:.0f} before loading; " + " / ".join(f"{value:.0f}" for value in after))]
+
+
 def querying(index_dir: Path, data: Path) -> list[tuple[str, str]]:
     from qa.answer import answer_questions, ask
     from qa.evaluate import load_gold
@@ -178,7 +206,8 @@ def main() -> None:
     if not (index_dir / "CURRENT").exists():
         subprocess.run([sys.executable, str(REPO / "cli.py"), "index", str(data / "articles.jsonl"),
                         "--index", str(index_dir)], check=True, cwd=REPO)
-    rows = indexing(data, options.slice) + querying(index_dir, data) + cold_start() + faiss_scale()
+    rows = (indexing(data, options.slice) + encoder_memory(index_dir) + querying(index_dir, data)
+            + cold_start() + faiss_scale())
     print("| measure | value |\n| --- | --- |")
     for name, value in rows:
         print(f"| {name} | {value} |")
