@@ -98,7 +98,7 @@ def encoder_memory(index_dir: Path, rounds: int = 5) -> list[tuple[str, str]]:
     sentences) again and again, 256 at a time as indexing does: memory bounded by the batch
     levels off after the first round."""
     from embeddings import load_encoder
-    from qa.index import Index, embedding_text
+    from qa.index import Index, embedding_text, sentence_span
 
     def rss() -> float:
         return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
@@ -106,8 +106,7 @@ def encoder_memory(index_dir: Path, rounds: int = 5) -> list[tuple[str, str]]:
     index = Index.open(index_dir)
     chunks = index.chunks(list(range(min(1024, index.chunk_count))))
     texts = [embedding_text(index.article(c.article_id), c) for c in chunks]
-    spans = [[(len(t) - len(c.text) + s.start - c.start, len(t) - len(c.text) + s.end - c.start)
-              for s in c.sentences] for t, c in zip(texts, chunks)]
+    spans = [[sentence_span(t, c, s) for s in c.sentences] for t, c in zip(texts, chunks)]
     index.close()
     before = rss()
     encoder = load_encoder()

@@ -69,6 +69,24 @@ def pool_spans(
     return vectors, missing
 
 
+def pool_text_spans(
+    span_vectors: np.ndarray,
+    first_row: int,
+    text: str,
+    spans: Sequence[Span],
+    token_vectors: np.ndarray,
+    token_offsets: np.ndarray,
+    special_tokens: np.ndarray,
+) -> list[tuple[int, str]]:
+    """Pool one text's spans into ``span_vectors`` from row ``first_row`` on (special tokens
+    left out); returns the (row, span text) pairs pooling could not cover."""
+    offsets = np.array(token_offsets, dtype=np.int64).reshape(-1, 2)
+    offsets[np.asarray(special_tokens, dtype=bool)] = 0
+    pooled, lost = pool_spans(token_vectors, offsets, spans)
+    span_vectors[first_row : first_row + len(spans)] = pooled
+    return [(first_row + j, text[slice(*spans[j])]) for j in lost]
+
+
 def encode_missing(encoder: Encoder, span_vectors: np.ndarray, missing: list[tuple[int, str]]) -> None:
     """Encode on their own the spans that pooling could not cover: (row, span text) pairs."""
     if missing:
@@ -166,15 +184,13 @@ class SentenceTransformerEncoder:
             if not spans[i]:
                 continue
             length = int(output["attention_mask"].sum())
-            ids = tokenized["input_ids"][i]
-            offsets = np.array(tokenized["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)
-            offsets[np.array(tokenized["special_tokens_mask"][i], dtype=bool)] = 0
-            if output["input_ids"][:length].tolist() != ids:
-                offsets = np.zeros((length, 2), dtype=np.int64)  # tokenizations differ: no pooling
+            offsets, special = tokenized["offset_mapping"][i], tokenized["special_tokens_mask"][i]
+            if output["input_ids"][:length].tolist() != tokenized["input_ids"][i]:
+                offsets, special = [(0, 0)] * length, [1] * length  # tokenizations differ: no pooling
             tokens = output["token_embeddings"][:length].float().numpy()
-            pooled, lost = pool_spans(tokens, offsets[:length], spans[i])
-            span_vectors[first[i] : first[i + 1]] = pooled
-            missing += [(int(first[i]) + j, texts[i][slice(*spans[i][j])]) for j in lost]
+            missing += pool_text_spans(
+                span_vectors, int(first[i]), texts[i], spans[i], tokens, offsets, special
+            )
         encode_missing(self, span_vectors, missing)
         return vectors, span_vectors
 

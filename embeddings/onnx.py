@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from embeddings import Span, encode_missing, pool_spans, span_rows
+from embeddings import Span, encode_missing, pool_text_spans, span_rows
 
 EXPORT_VERSION = 2  # bump when the exported graph or its quantization changes
 
@@ -130,11 +130,10 @@ class OnnxEncoder:
                 if not spans[i]:
                     continue
                 encoding = encodings[i]
-                offsets = np.array(encoding.offsets, dtype=np.int64).reshape(-1, 2)
-                offsets[np.array(encoding.special_tokens_mask, dtype=bool)] = 0
-                pooled, lost = pool_spans(results[1][r, : len(encoding.ids)], offsets, spans[i])
-                span_vectors[first[i] : first[i + 1]] = pooled
-                missing += [(int(first[i]) + j, texts[i][slice(*spans[i][j])]) for j in lost]
+                missing += pool_text_spans(
+                    span_vectors, int(first[i]), texts[i], spans[i],
+                    results[1][r, : len(encoding.ids)], encoding.offsets, encoding.special_tokens_mask,
+                )
             return missing
 
         if len(batches) == 1 or self._workers == 1:

@@ -13,8 +13,8 @@ import shutil
 import sqlite3
 import time
 from array import array
-from concurrent.futures import Future
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -86,6 +86,12 @@ def embedding_text(article: Article, chunk: Chunk) -> str:
     if title and title not in chunk.text:
         return f"{title}\n{chunk.text}"
     return chunk.text
+
+
+def sentence_span(text: str, chunk: Chunk, sentence: Sentence) -> tuple[int, int]:
+    """Where ``sentence`` lies in ``text``, the chunk's embedded text (its title may lead)."""
+    shift = len(text) - len(chunk.text) - chunk.start
+    return sentence.start + shift, sentence.end + shift
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,11 +354,10 @@ def _add_article(
     for chunk in chunk_article(article, settings):
         text = embedding_text(article, chunk)
         embed_hash = hashlib.sha1(text.encode()).hexdigest()
-        prefix = len(text) - len(chunk.text)
         introduced = []  # sentences first seen in this chunk: they are read in its context
         for sentence in chunk.sentences:
             if sentence not in sentence_rows:
-                span = (sentence.start - chunk.start + prefix, sentence.end - chunk.start + prefix)
+                span = sentence_span(text, chunk, sentence)
                 key = hashlib.sha1(f"{embed_hash}:{span[0]}:{span[1]}".encode()).hexdigest()
                 store.execute("INSERT INTO sentences VALUES (?, ?)", (sentence_row, key))
                 sentence_rows[sentence] = sentence_row
@@ -407,8 +412,6 @@ class _EmbeddingSink:
         emit_sentences: Callable[[np.ndarray], object],
         batch: int = EMBED_BATCH,
     ) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
         self._encoder = encoder
         self._known_chunks = known_chunks
         self._known_sentences = known_sentences
