@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from qa.answer import AnswerSettings, answer_questions
 from qa.errors import InputError
 from qa.index import Index
+from qa.ingest import record_id
 from qa.models import Answer, Article
 from qa.when import parse_day
 
@@ -177,7 +178,10 @@ def _answer_rank(gold: GoldQuestion, answer: Answer) -> int | None:
 
 
 def _article_references(article: Article) -> set[str]:
-    return {_normalize_reference(r) for r in (article.id, article.url, article.path) if r}
+    """What a gold ``sources`` entry may name an article by: its id, a JSON record's own id, its
+    URL or its path."""
+    names = (article.id, record_id(article.id), article.url, article.path)
+    return {_normalize_reference(r) for r in names if r}
 
 
 def _normalize_reference(reference: str) -> str:

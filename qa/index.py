@@ -25,7 +25,7 @@ import numpy as np
 from qa.chunk import ChunkSettings, chunk_article
 from qa.copies import find_copies
 from qa.errors import IndexFormatError, IndexMissingError, InputError, ModelError, QAError
-from qa.ingest import Skipped, load_articles
+from qa.ingest import Skipped, load_articles, record_id
 from qa.lexical import tokenize
 from qa.models import Article, Chunk, Sentence
 
@@ -173,7 +173,7 @@ def remove_articles(
     with _writer_lock(root):
         previous = Index.open(root)
         old = previous.all_articles()
-        gone = {i for i, a in old.items() if any(_matches(a, t) for t in targets)}
+        gone = set().union(*(_named_by(target, old) for target in targets))
         if not gone:
             raise InputError(f"nothing in the index at {root} matches {', '.join(targets)}")
         if len(gone) == len(old):
@@ -210,13 +210,30 @@ def _replace_generation(
     return generation
 
 
-def _matches(article: Article, target: str) -> bool:
-    if target in (article.id, article.url):
-        return True
-    if not article.path:
+def _named_by(target: str, articles: dict[str, Article]) -> set[str]:
+    """Ids of the articles ``target`` names: an article id, a URL, a file or a folder holding
+    articles, a JSON record's own id (when only one file has it) or ``FILE#ID``."""
+    named = {i for i, a in articles.items() if target in (i, a.url) or _lies_in(a, target)}
+    by_record = {i for i in articles if record_id(i) == target}
+    files = sorted({articles[i].path or "?" for i in by_record - named})
+    if len(files) > 1:
+        raise InputError(
+            f"id {target!r} is in {len(files)} files ({', '.join(files)}): give FILE#ID, "
+            f"e.g. {files[0]}#{target}"
+        )
+    named |= by_record
+    for split in (i for i, mark in enumerate(target) if mark == "#"):
+        file, given = target[:split], target[split + 1 :]
+        named |= {i for i, a in articles.items() if record_id(i) == given and _lies_in(a, file, exact=True)}
+    return named
+
+
+def _lies_in(article: Article, target: str, exact: bool = False) -> bool:
+    """Whether ``article``'s file is the file ``target`` or (unless ``exact``) lies under it."""
+    if not article.path or not target:
         return False
     wanted, location = Path(target).resolve(), Path(article.path).resolve()
-    return location == wanted or location.is_relative_to(wanted)
+    return location == wanted or (not exact and location.is_relative_to(wanted))
 
 
 def _resolve_model_name(model: str | None, previous: Index | None) -> str:

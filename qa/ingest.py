@@ -192,10 +192,20 @@ def _read_file(path: Path, resolved: Path, suffix: str) -> tuple[list[Article], 
     if not cleaned.text:
         return [], [Skipped(str(path), "no text after cleaning")]
     date = cleaned.date or find_date(str(path)) or _compact_date(str(path))
-    article = _article(
-        hashlib.sha1(os.fsencode(resolved)).hexdigest()[:12], cleaned, path=str(path), date=date
-    )
-    return [article], []
+    return [_article(file_id(resolved), cleaned, path=str(path), date=date)], []
+
+
+def file_id(resolved: Path | str) -> str:
+    """The id of the file at the resolved path ``resolved``: the id of its article, and the
+    prefix of its records' ids."""
+    return hashlib.sha1(os.fsencode(resolved)).hexdigest()[:12]
+
+
+def record_id(article_id: str) -> str | None:
+    """The ``id`` a JSON record gave itself, from its article id ``FILEID#ID``; None for an
+    article that is a whole file or a record without an id."""
+    prefix, mark, given = article_id.partition("#")
+    return given if mark and len(prefix) == 12 else None
 
 
 def _starts_utf16(path: Path) -> bool:
@@ -337,6 +347,7 @@ def _load_records(
     """One article per ``(line, record, problem)`` of a JSON or JSON Lines file."""
     articles: list[Article] = []
     skipped: list[Skipped] = []
+    first_lines: dict[str, int] = {}  # record id -> the line that first used it
     for line, record, problem in records:
         if problem:
             skipped.append(Skipped(str(path), problem))
@@ -355,8 +366,16 @@ def _load_records(
             skipped.append(Skipped(str(path), f"record with no text after cleaning on line {line}"))
             continue
         given_id = record.get("id")
-        record_id = sanitize(str(given_id)) if given_id not in (None, "") else ""
-        record_id = record_id or hashlib.sha1(os.fsencode(f"{resolved}#{line}")).hexdigest()[:12]
+        given = sanitize(str(given_id)) if given_id not in (None, "") else ""
+        if given in first_lines:
+            skipped.append(Skipped(
+                str(path), f"duplicate id {given!r} on line {line} (first on line {first_lines[given]})"
+            ))
+            continue
+        if given:
+            first_lines[given] = line
+        # A record's id is namespaced by its file, so that two files may both use "id": "1".
+        article_id = f"{file_id(resolved)}#{given}" if given else file_id(f"{resolved}#{line}")
         date = record.get("date")
         url = _field(record, "url")
         # A record's own date first, then a date in its URL (/2022/06/12/), then its text's header.
@@ -365,7 +384,7 @@ def _load_records(
         )
         articles.append(
             _article(
-                record_id,
+                article_id,
                 cleaned,
                 path=str(path),
                 title=_field(record, "title"),

@@ -7,6 +7,7 @@ import json
 from qa.answer import ask
 from qa.copies import find_copies
 from qa.index import Index, build_index
+from qa.ingest import record_id
 from qa.models import Article
 
 STORY = (
@@ -43,7 +44,7 @@ def test_a_syndicated_story_is_quoted_once_with_every_outlet(tmp_path, encoder):
     assert "forty electric buses" in first.text
     outlets = {first.article.source} | {c.source for c in first.copies}
     assert outlets == {"example-times.com", "news.example-post.org"}
-    quoted = [q.article.id for q in answer.quotes]
+    quoted = [record_id(q.article.id) for q in answer.quotes]
     assert not {"wire-1", "wire-2"} <= set(quoted)  # the story fills one slot, not two
 
 

@@ -146,3 +146,51 @@ def test_an_updated_index_holds_the_vectors_a_fresh_build_would(tmp_path, encode
     # (cosine ~0.99 to itself); a vector stored at the wrong row would be far off.
     cosines = np.array([float(updated[place] @ vector) for place, vector in fresh.items()])
     assert cosines.min() > 0.98 and cosines.mean() > 0.99, (cosines.min(), cosines.mean())
+
+
+def write_records(path: Path, records: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_two_files_reusing_a_record_id_keep_both_articles(tmp_path):
+    write_records(tmp_path / "c" / "a.jsonl", [{"id": "1", "text": "The harbour reopened on Monday."}])
+    write_records(tmp_path / "c" / "b.jsonl", [{"id": "1", "text": "The railway closed on Friday."}])
+    report = build_index([tmp_path / "c"], tmp_path / "idx", encoder=HashingEncoder())
+    assert (report.articles, report.added, report.skipped) == (2, 2, ())
+    index = Index.open(tmp_path / "idx")
+    texts = {a.text for a in index.all_articles().values()}
+    assert texts == {"The harbour reopened on Monday.", "The railway closed on Friday."}
+    assert all(i.endswith("#1") for i in index.all_articles())
+
+
+def test_a_record_id_repeated_in_one_file_is_reported(tmp_path):
+    source = write_records(tmp_path / "a.jsonl", [
+        {"id": "7", "text": "The harbour reopened on Monday."},
+        {"id": "8", "text": "The bridge closed for repairs."},
+        {"id": 7, "text": "The railway closed on Friday."},
+    ])
+    report = build_index([source], tmp_path / "idx", encoder=HashingEncoder())
+    assert report.articles == 2
+    assert [(s.path, s.reason) for s in report.skipped] == [
+        (str(source), "duplicate id '7' on line 3 (first on line 1)")
+    ]
+
+
+def test_remove_takes_a_record_id_when_one_file_has_it_or_file_and_id(tmp_path):
+    from qa.index import remove_articles
+
+    first = write_records(tmp_path / "c" / "a.jsonl", [
+        {"id": "1", "text": "The harbour reopened on Monday."},
+        {"id": "2", "text": "The bridge closed for repairs."},
+    ])
+    write_records(tmp_path / "c" / "b.jsonl", [{"id": "1", "text": "The railway closed on Friday."},
+                                               {"id": "3", "text": "The airport added a runway."}])
+    build_index([tmp_path / "c"], tmp_path / "idx", encoder=HashingEncoder())
+    with pytest.raises(InputError, match=r"id '1' is in 2 files .*FILE#ID"):
+        remove_articles(["1"], tmp_path / "idx")
+    assert remove_articles([f"{first}#1"], tmp_path / "idx").removed == 1
+    assert remove_articles(["2"], tmp_path / "idx").removed == 1
+    left = {a.text for a in Index.open(tmp_path / "idx").all_articles().values()}
+    assert left == {"The railway closed on Friday.", "The airport added a runway."}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from qa.errors import InputError
-from qa.ingest import Skipped, load_articles
+from qa.ingest import Skipped, load_articles, record_id
 from qa.models import Article
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,7 +142,9 @@ def test_jsonl_records_and_problems() -> None:
         Skipped(path, "record without text on line 4"),
     )
     first, second = result.articles
-    assert (first.id, first.title, first.date) == ("101", "Ferry service resumes", "2022-06-12")
+    file = hashlib.sha1(str((DATA / "records.jsonl").resolve()).encode()).hexdigest()[:12]
+    assert first.id == f"{file}#101" and record_id(first.id) == "101"  # namespaced by its file
+    assert (first.title, first.date) == ("Ferry service resumes", "2022-06-12")
     assert first.source == "cnn.com"
     assert (
         first.text
@@ -154,6 +156,7 @@ def test_jsonl_records_and_problems() -> None:
         second.id
         == hashlib.sha1(f"{(DATA / 'records.jsonl').resolve()}#5".encode()).hexdigest()[:12]
     )
+    assert record_id(second.id) is None
     assert (second.source, second.date, second.title) == ("Example News", "2022-06-14", None)
     assert second.line_numbers == (5, 5)
     assert first.path == second.path == path
@@ -163,10 +166,10 @@ def test_json_array() -> None:
     result = load_articles([DATA / "records.json"])
     assert result.skipped == ()
     first, second = result.articles
-    assert (first.id, first.title, first.date) == ("a-1", "Rail line extended", "2020-03-05")
+    assert (record_id(first.id), first.title, first.date) == ("a-1", "Rail line extended", "2020-03-05")
     assert first.source == "rail.example.com"
     assert first.line_numbers == (2, 2)
-    assert second.id == "a-2" and second.line_numbers == (9,)
+    assert record_id(second.id) == "a-2" and second.line_numbers == (9,)
     assert second.text == "Bus fares will rise by 5 percent in July, the transport authority said."
 
 
