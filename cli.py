@@ -75,14 +75,20 @@ def index(
     prune: bool = typer.Option(
         True, "--prune/--no-prune", help="Drop articles whose files are gone from indexed folders."
     ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
 ) -> None:
     """Build or update the index from article files (.txt .md .html .json .jsonl)."""
+    from dataclasses import asdict
+
     from qa.index import build_index
 
     report = build_index(
         paths, index_dir, model=model, backend=backend, rebuild=rebuild, prune=prune,
         show_progress=sys.stderr.isatty(),
     )
+    if as_json:
+        typer.echo(json.dumps(asdict(report), ensure_ascii=False))
+        return
     for skipped in report.skipped:
         typer.echo(f"skipped {skipped.path}: {skipped.reason}", err=True)
     typer.echo(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 import html
-import logging
 import re
 from bisect import bisect_right
 from collections import defaultdict
@@ -19,8 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from qa.models import Article
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -356,6 +353,7 @@ def remove_corpus_boilerplate(articles: Sequence[Article]) -> list[Article]:
     independent articles, or in 5 or more wherever it sits. (A long paragraph in the body of 3 or 4
     articles is news reported by several outlets: it stays.) An article sharing more than half of
     its characters with another is a copy of it, not independent: copies are left to dedup.
+    An article left with no paragraph is left out (the caller reports it).
     """
     spans = [_paragraphs(article.text) for article in articles]
     keys = [
@@ -414,12 +412,6 @@ def remove_corpus_boilerplate(articles: Sequence[Article]) -> list[Article]:
             result.append(article)
         elif kept:
             result.append(_keep_spans(article, kept))
-        else:
-            log.warning(
-                "dropped article %s (%s): it holds only corpus boilerplate",
-                article.id,
-                article.path,
-            )
     return result
 
 

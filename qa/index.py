@@ -131,7 +131,7 @@ def build_index(
 
         old_articles = previous.all_articles() if previous else {}
         new_articles = {a.id: a for a in ingested.articles}
-        removed = _pruned_ids(old_articles, new_articles, paths) if prune else set()
+        removed = _pruned_ids(old_articles, new_articles, paths, ingested.skipped) if prune else set()
         merged = {i: a for i, a in old_articles.items() if i not in removed and i not in new_articles}
         merged.update(new_articles)
         added = sum(1 for i in new_articles if i not in old_articles)
@@ -251,16 +251,24 @@ def _resolve_model_name(model: str | None, previous: Index | None) -> str:
 
 
 def _pruned_ids(
-    old: dict[str, Article], new: dict[str, Article], paths: Sequence[str | Path]
+    old: dict[str, Article],
+    new: dict[str, Article],
+    paths: Sequence[str | Path],
+    skipped: Sequence[Skipped],
 ) -> set[str]:
-    """Ids of indexed articles whose file lies under a folder indexed now but was not found."""
+    """Ids of indexed articles whose file lies under a folder indexed now but was not found.
+    An article whose file (or folder) was skipped this run keeps its indexed version."""
     folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+    # A skipped link is not followed: a link looping back to its folder must not shield it.
+    unread = [Path(os.path.realpath(Path(s.path).parent)) / Path(s.path).name for s in skipped]
     gone = set()
     for article_id, article in old.items():
         if article_id in new or not article.path:
             continue
         location = Path(article.path).resolve()
-        if any(location.is_relative_to(folder) for folder in folders):
+        if any(location.is_relative_to(folder) for folder in folders) and not any(
+            location.is_relative_to(place) for place in unread
+        ):
             gone.add(article_id)
     return gone
 

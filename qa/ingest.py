@@ -81,35 +81,45 @@ def load_articles(paths: Sequence[str | Path]) -> IngestResult:
             raise InputError(f"no such file or directory: {given}") from None
         except OSError as error:
             raise InputError(f"cannot read {given}: {_unreadable(given_path, error)}") from None
-        files: Iterator[tuple[Path, bool]]
-        if is_dir:
-            files = ((file, False) for file in _walk(given_path, set()))
-        else:
-            files = iter([(given_path, True)])
-        for file, explicit in files:
+        for file in _walk(given_path, set()) if is_dir else [given_path]:
+            if isinstance(file, Skipped):
+                skipped.append(file)
+                continue
             resolved = Path(os.path.realpath(file))  # unlike Path.resolve, never raises on a loop
             if resolved in seen:
                 continue
             seen.add(resolved)
-            loaded, problems = _load_file(file, resolved, explicit)
+            loaded, problems = _load_file(file, resolved, explicit=not is_dir)
             articles.extend(loaded)
             skipped.extend(problems)
+    kept = remove_corpus_boilerplate(articles)
+    left = {article.id for article in kept}
+    skipped += [_boilerplate_only(article) for article in articles if article.id not in left]
     for problem in skipped:
         log.info("skipped %s: %s", problem.path, problem.reason)
-    return IngestResult(articles=tuple(remove_corpus_boilerplate(articles)), skipped=tuple(skipped))
+    return IngestResult(articles=tuple(kept), skipped=tuple(skipped))
 
 
-def _walk(folder: Path, visiting: set[Path]) -> Iterator[Path]:
-    """Non-folder entries under ``folder`` in sorted order, without hidden ones or symlink loops."""
+def _boilerplate_only(article: Article) -> Skipped:
+    """Why an article that corpus boilerplate removal emptied is not indexed."""
+    reason = "no text left once paragraphs repeated across the corpus are removed"
+    if Path(article.path or "").suffix.lower() in JSON_EXTENSIONS and article.line_numbers:
+        reason = f"record on line {article.line_numbers[0]} has {reason}"
+    return Skipped(article.path or article.id, reason)
+
+
+def _walk(folder: Path, visiting: set[Path]) -> Iterator[Path | Skipped]:
+    """Non-folder entries under ``folder`` in sorted order, without hidden ones; symbolic link
+    loops and folders that cannot be read come back as Skipped."""
     real = Path(os.path.realpath(folder))
     if real in visiting:
-        log.warning("skipped %s: symbolic link loop", folder)
+        yield Skipped(str(folder), "symbolic link loop")
         return
     visiting.add(real)
     try:
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
     except OSError as error:
-        log.warning("cannot read folder %s: %s", folder, error.strerror)
+        yield Skipped(str(folder), f"unreadable folder: {error.strerror or error}")
         entries = []
     for entry in entries:
         if entry.name.startswith("."):

@@ -217,7 +217,9 @@ def test_symlink_loop_and_dangling_link(tmp_path: Path) -> None:
     os.symlink("self.txt", tmp_path / "self.txt")
     result = load_articles([tmp_path])
     assert [article.title for article in result.articles] == ["Story"]
-    assert reasons(result) == {"dangling.txt": "broken symbolic link", "self.txt": "symbolic link loop"}
+    assert reasons(result) == {
+        "dangling.txt": "broken symbolic link", "self.txt": "symbolic link loop", "up": "symbolic link loop"
+    }
     with pytest.raises(InputError, match=r"^no such file or directory: .*dangling\.txt$"):
         load_articles([tmp_path / "dangling.txt"])
 

@@ -194,3 +194,74 @@ def test_remove_takes_a_record_id_when_one_file_has_it_or_file_and_id(tmp_path):
     assert remove_articles(["2"], tmp_path / "idx").removed == 1
     left = {a.text for a in Index.open(tmp_path / "idx").all_articles().values()}
     assert left == {"The railway closed on Friday.", "The airport added a runway."}
+
+
+SHARED = ("The Harbour Gazette is published by Coastal Media Group, a family-owned company "
+          "that has served the towns of the bay since 1952.")
+
+
+def write_gazette(folder: Path) -> None:
+    """Six articles that all end with the same paragraph (site boilerplate)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, topic in enumerate(TOPICS[:6]):
+        (folder / f"{n}.txt").write_text(
+            f"Story about the {topic}\n\nThe {topic} was the talk of the town on day {n}. "
+            f"Reporters from three papers followed the {topic} story through the week, and the "
+            f"council promised a full statement on the {topic} by Friday.\n\n{SHARED}\n"
+        )
+
+
+def test_an_article_that_cleaning_empties_is_reported_and_its_indexed_version_kept(tmp_path):
+    write_gazette(tmp_path / "c")
+    build_index([tmp_path / "c"], tmp_path / "idx", encoder=HashingEncoder())
+    (tmp_path / "c" / "2.txt").write_text(f"{SHARED}\n")  # now nothing but boilerplate
+    report = build_index([tmp_path / "c"], tmp_path / "idx", encoder=HashingEncoder())
+    assert [(Path(s.path).name, s.reason) for s in report.skipped] == [
+        ("2.txt", "no text left once paragraphs repeated across the corpus are removed")
+    ]
+    assert (report.removed, report.articles) == (0, 6)
+    texts = [a.text for a in Index.open(tmp_path / "idx").all_articles().values()]
+    assert any("The inflation was the talk of the town on day 2." in t for t in texts)
+
+
+def test_an_unreadable_folder_is_reported_and_its_articles_are_not_pruned(tmp_path, monkeypatch):
+    import qa.ingest
+
+    write_corpus(tmp_path / "c" / "sub", articles=3)
+    write_corpus(tmp_path / "c" / "other", articles=2)
+    build_index([tmp_path / "c"], tmp_path / "idx", encoder=HashingEncoder())
+    scandir = qa.ingest.os.scandir
+
+    def refuse_sub(path):
+        if not isinstance(path, int) and Path(path) == tmp_path / "c" / "sub":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(qa.ingest.os, "scandir", refuse_sub)
+    report = build_index([tmp_path / "c"], tmp_path / "idx", encoder=HashingEncoder())
+    assert [(s.path, s.reason) for s in report.skipped] == [
+        (str(tmp_path / "c" / "sub"), "unreadable folder: Permission denied")
+    ]
+    assert (report.removed, report.articles) == (0, 5)
+
+
+def test_index_json_reports_every_skipped_input(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    write_gazette(tmp_path / "c")
+    (tmp_path / "c" / "2.txt").write_text(f"{SHARED}\n")
+    (tmp_path / "c" / "blob.txt").write_bytes(b"\x00\x01" * 10)
+    os_loop = tmp_path / "c" / "loop"
+    os_loop.symlink_to(tmp_path / "c")
+    result = CliRunner().invoke(app, ["index", str(tmp_path / "c"), "--index", str(tmp_path / "idx"),
+                                      "--model", "hashing", "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["articles"] == 5
+    assert {Path(s["path"]).name: s["reason"] for s in report["skipped"]} == {
+        "2.txt": "no text left once paragraphs repeated across the corpus are removed",
+        "blob.txt": "binary file",
+        "loop": "symbolic link loop",
+    }
