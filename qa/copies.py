@@ -12,7 +12,14 @@ from qa.models import Article
 _WORD = re.compile(r"\w+")
 SHINGLE = 5  # words per shingle
 SAMPLE = 4  # keep one shingle in SAMPLE (by hash), enough to compare long texts cheaply
-CONTAINMENT = 0.8  # share of the shorter article's shingles found in the other
+# Both articles must have this share of their sampled shingles in the other: a brief inside a
+# long article, a newsletter quoting a story, two updates of a story or two pages sharing a photo
+# gallery are not copies (bench/copies.py: on the dev archive such pairs share 7-78% of the
+# larger side; copies share 86-100%).
+CONTAINMENT = 0.8
+# Sampled shingles (about 35 words) an article needs before it can be a copy: two short briefs
+# that differ in a name may share every sampled shingle by chance.
+MIN_SHINGLES = 8
 
 
 def _shingles(text: str) -> set[int]:
@@ -29,6 +36,7 @@ def find_copies(articles: Sequence[Article]) -> dict[str, str]:
     """Map the id of every article that has near-duplicates to its group's id (the earliest
     dated member's id); articles without copies are left out."""
     signatures = [_shingles(a.text) for a in articles]
+    signatures = [s if len(s) >= MIN_SHINGLES else set() for s in signatures]
     postings: dict[int, list[int]] = {}
     for position, signature in enumerate(signatures):
         for value in signature:
@@ -50,8 +58,7 @@ def find_copies(articles: Sequence[Article]) -> dict[str, str]:
                 if other > position:
                     shared[other] = shared.get(other, 0) + 1
         for other, count in shared.items():
-            smaller = min(len(signature), len(signatures[other]))
-            if count >= CONTAINMENT * smaller:
+            if count >= CONTAINMENT * max(len(signature), len(signatures[other])):  # both ways
                 parent[root(other)] = root(position)
     groups: dict[int, list[int]] = {}
     for position in range(len(articles)):

@@ -78,3 +78,42 @@ def test_a_source_filter_still_fills_k_quotes(tmp_path, encoder):
                  filters=Filters(sources=("SMALL.example",)))
     assert len(answer.quotes) == 3
     assert all(q.article.source == "small.example.org" for q in answer.quotes)
+
+
+LEAD = ("LONDON, May 3 (Reuters) - Britain's transport ministry announced new rail funding for the "
+        "north of England on Tuesday, in a package worth two billion pounds that ministers said "
+        "would be spent over the next five years.")
+TRAINS = "The money will pay for electric trains between Leeds and Manchester."
+BUSES = "The mayor of Liverpool welcomed the plan but asked for more buses."
+
+
+def test_a_brief_inside_a_long_article_is_not_its_copy():
+    rest = " ".join(f"Council member {n} asked how the route {n} service would be paid for." for n in range(30))
+    articles = [Article(id="brief", text=STORY), Article(id="long", text=STORY + rest)]
+    assert find_copies(articles) == {}
+
+
+def test_short_briefs_that_differ_in_a_name_are_not_copies():
+    brief = ("PARIS, May 3 (Reuters) - Shares in {} rose four percent on Tuesday after the "
+             "government announced new rail funding, traders said.")
+    articles = [Article(id=name, text=brief.format(name)) for name in ("Hitachi", "Kawasaki")]
+    assert find_copies(articles) == {}
+
+
+def test_stories_sharing_a_dateline_and_first_sentence_are_both_answerable(tmp_path, encoder):
+    records = [
+        {"id": "trains", "url": "https://wire.example.com/trains", "text": f"{LEAD} {TRAINS}"},
+        {"id": "buses", "url": "https://wire.example.com/buses", "text": f"{LEAD} {BUSES}"},
+    ]
+    source = tmp_path / "articles.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in records))
+    build_index([source], tmp_path / "idx", encoder=encoder)
+    index = Index.open(tmp_path / "idx")
+    index.use_encoder(encoder)
+    for question, wanted, words in (
+        ("Which trains will the rail money pay for?", "trains", "electric trains"),
+        ("What did the mayor of Liverpool ask for?", "buses", "more buses"),
+    ):
+        first = ask(index, question, k=2).quotes[0]
+        assert record_id(first.article.id) == wanted and words in first.text
+        assert first.copies == ()
