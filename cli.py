@@ -174,6 +174,10 @@ def batch(
     report = answer_file(
         archive, questions, output=output, k=k, resume=resume, as_of=day, filters=filters,
         on_bad_row=lambda row: typer.echo(f"{questions}:{row.line}: skipped: {row.reason}", err=True),
+        on_repeated_id=lambda row: typer.echo(
+            f"{questions}:{row.line}: id {row.id!r} repeats line {row.first_line} (both are answered)",
+            err=True,
+        ),
         show_progress=sys.stderr.isatty(),
     )
     summary = f"answered {report.answered} questions"

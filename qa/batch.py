@@ -8,6 +8,7 @@ import io
 import json
 import os
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -45,10 +46,20 @@ class BadRow:
 
 
 @dataclass(frozen=True)
+class RepeatedId:
+    """A question whose id an earlier row of the file already has (both are answered)."""
+
+    id: str
+    line: int
+    first_line: int
+
+
+@dataclass(frozen=True)
 class BatchReport:
     answered: int  # questions answered in this run (declined ones included)
-    resumed: int  # questions skipped because OUT already had them
+    resumed: int  # questions skipped because OUT already had them (with --resume)
     bad_rows: tuple[BadRow, ...]
+    repeated: tuple[RepeatedId, ...] = ()
 
 
 def read_questions(source: str | Path, stream: IO[str] | None = None) -> Iterator[Question | BadRow]:
@@ -235,10 +246,11 @@ class _MarkdownWriter(_Writer):
         return "\n".join(lines).rstrip("\n") + "\n\n"
 
 
-def _done_ids(path: Path) -> set[str]:
-    """Ids already answered in an output file; a partial last line (killed run) is cut off."""
+def _done_ids(path: Path) -> Counter[str]:
+    """How often each id is answered in an output file; a partial last line (killed run) is cut
+    off."""
     if not path.exists():
-        return set()
+        return Counter()
     data = path.read_bytes()
     complete = data[: data.rfind(b"\n") + 1]
     if len(complete) != len(data):
@@ -246,29 +258,30 @@ def _done_ids(path: Path) -> set[str]:
             handle.truncate(len(complete))
     text = complete.decode("utf-8", errors="replace")
     if path.suffix.lower() == ".jsonl":
-        done = set()
+        done: Counter[str] = Counter()
         for line in text.splitlines():
             try:
-                done.add(str(json.loads(line)["id"]))
+                done[str(json.loads(line)["id"])] += 1
             except (json.JSONDecodeError, KeyError, TypeError):
                 continue
         return done
-    return {row["id"] for row in csv.DictReader(io.StringIO(text)) if row.get("id")}
+    return Counter(row["id"] for row in csv.DictReader(io.StringIO(text)) if row.get("id"))
 
 
-def open_writer(output: str | None, resume: bool) -> tuple[_Writer, set[str]]:
-    """The writer for ``output`` (stdout JSON Lines when None) and the ids it already holds."""
+def open_writer(output: str | None, resume: bool) -> tuple[_Writer, Counter[str]]:
+    """The writer for ``output`` (stdout JSON Lines when None) and, with ``resume``, how often
+    each id is already answered in it."""
     if output is None or output == "-":
         if resume:
             raise InputError("--resume needs an output file (-o OUT.jsonl or OUT.csv)")
-        return _JsonLinesWriter(sys.stdout), set()
+        return _JsonLinesWriter(sys.stdout), Counter()
     path = Path(output)
     suffix = path.suffix.lower()
     if suffix not in OUTPUT_FORMATS:
         raise InputError(f"{path}: output must be one of {', '.join(OUTPUT_FORMATS)}")
     if resume and suffix == ".md":
         raise InputError("--resume needs a .jsonl or .csv output (a Markdown report is rewritten)")
-    done = _done_ids(path) if resume else set()
+    done = _done_ids(path) if resume else Counter()
     fresh = not (resume and path.exists() and path.stat().st_size > 0)
     try:
         handle = open(path, "a" if not fresh else "w", encoding="utf-8", newline="")
@@ -293,21 +306,38 @@ def answer_file(
     batch_size: int = 64,
     settings: AnswerSettings = AnswerSettings(),
     on_bad_row: Callable[[BadRow], None] = lambda row: None,
+    on_repeated_id: Callable[[RepeatedId], None] = lambda row: None,
     show_progress: bool = False,
 ) -> BatchReport:
-    """Answer every question of ``source`` into ``output``, ``batch_size`` questions at a time."""
+    """Answer every question of ``source`` into ``output``, ``batch_size`` questions at a time.
+
+    Every row is answered, also one whose id an earlier row has (it is reported); with
+    ``resume``, a row is skipped while ``output`` holds more answers with its id than the rows
+    before it used.
+    """
     from tqdm import tqdm
 
     rows = read_questions(source)
     writer, done = open_writer(output, resume)
     bad: list[BadRow] = []
+    repeated: list[RepeatedId] = []
+    first_lines: dict[str, int] = {}
     answered = resumed = 0
     try:
         total = _count_lines(source) if show_progress else None
         with tqdm(total=total, unit="q", desc="answering", disable=not show_progress,
                   leave=False) as progress:
             for batch in _batches(rows, batch_size, bad, on_bad_row):
-                todo = [q for q in batch if q.id not in done]
+                todo = []
+                for item in batch:
+                    if item.id in first_lines:
+                        repeated.append(RepeatedId(item.id, item.line, first_lines[item.id]))
+                        on_repeated_id(repeated[-1])
+                    first_lines.setdefault(item.id, item.line)
+                    if done[item.id] > 0:
+                        done[item.id] -= 1
+                    else:
+                        todo.append(item)
                 resumed += len(batch) - len(todo)
                 if todo:
                     answers = answer_questions(
@@ -316,12 +346,11 @@ def answer_file(
                     )
                     for item, answer in zip(todo, answers):
                         writer.write(item, answer)
-                        done.add(item.id)
                     answered += len(todo)
                 progress.update(len(batch))
     finally:
         writer.close()
-    return BatchReport(answered=answered, resumed=resumed, bad_rows=tuple(bad))
+    return BatchReport(answered=answered, resumed=resumed, bad_rows=tuple(bad), repeated=tuple(repeated))
 
 
 def _count_lines(source: str | Path) -> int | None:

@@ -157,3 +157,23 @@ def test_unknown_formats_and_resume_to_stdout_are_refused(demo_index_dir, tmp_pa
     assert batch(demo_index_dir, source, "--resume").exit_code == 2
     missing = batch(demo_index_dir, tmp_path / "nope.txt")
     assert missing.exit_code == 2 and "cannot read" in missing.stderr
+
+
+def test_repeated_ids_are_all_answered_and_reported(demo_index_dir, tmp_path):
+    """Without --resume every row is answered, even when its id came in an earlier batch."""
+    filler = [(f"f{n}", QUESTIONS[n % 3]) for n in range(64)]  # the repeat lands in batch two
+    rows = [("q1", QUESTIONS[0]), *filler, ("q1", QUESTIONS[2]), ("q2", QUESTIONS[1])]
+    source = tmp_path / "q.csv"
+    source.write_text("id,question\n" + "".join(f"{i},{q}\n" for i, q in rows))
+    out = tmp_path / "a.jsonl"
+    result = batch(demo_index_dir, source, "-o", out, "-k", "1")
+    assert result.exit_code == 0, result.stderr
+    assert [(r["id"], r["question"]) for r in read_jsonl(out)] == rows
+    assert f"{source}:67: id 'q1' repeats line 2 (both are answered)" in result.stderr
+    assert "answered 67 questions" in result.stderr and "already in" not in result.stderr
+    # A resumed run skips each id as often as OUT already holds it.
+    out.write_text("".join(out.read_text().splitlines(keepends=True)[:66]))
+    resumed = batch(demo_index_dir, source, "-o", out, "-k", "1", "--resume")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert "answered 1 questions, 66 already in" in resumed.stderr
+    assert [(r["id"], r["question"]) for r in read_jsonl(out)] == rows
