@@ -3,6 +3,7 @@ inside the quotes, and how well the bot declines questions the archive cannot an
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -162,6 +163,7 @@ def _rate(numerator: float, denominator: int) -> float | None:
 
 def _source_rank(gold: GoldQuestion, answer: Answer) -> int | None:
     wanted = {_normalize_reference(s) for s in gold.sources}
+    wanted |= {os.path.realpath(s) for s in gold.sources if "://" not in s}  # a path, as typed
     for quote in answer.quotes:
         if any(wanted & _article_references(a) for a in (quote.article, *quote.copies)):
             return quote.rank

@@ -13,7 +13,7 @@ import shutil
 import sqlite3
 import time
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -25,7 +25,7 @@ import numpy as np
 from qa.chunk import ChunkSettings, chunk_article
 from qa.copies import find_copies
 from qa.errors import IndexFormatError, IndexMissingError, InputError, ModelError, QAError
-from qa.ingest import Skipped, load_articles, record_id
+from qa.ingest import Skipped, file_id, load_articles, record_id
 from qa.lexical import tokenize
 from qa.models import Article, Chunk, Sentence
 
@@ -230,9 +230,10 @@ def _named_by(target: str, articles: dict[str, Article]) -> set[str]:
 
 def _lies_in(article: Article, target: str, exact: bool = False) -> bool:
     """Whether ``article``'s file is the file ``target`` or (unless ``exact``) lies under it."""
-    if not article.path or not target:
+    location = _location(article)
+    if location is None or not target:
         return False
-    wanted, location = Path(target).resolve(), Path(article.path).resolve()
+    wanted = Path(os.path.realpath(target))
     return location == wanted or (not exact and location.is_relative_to(wanted))
 
 
@@ -256,21 +257,41 @@ def _pruned_ids(
     paths: Sequence[str | Path],
     skipped: Sequence[Skipped],
 ) -> set[str]:
-    """Ids of indexed articles whose file lies under a folder indexed now but was not found.
-    An article whose file (or folder) was skipped this run keeps its indexed version."""
+    """Ids of indexed articles that are gone: their file lies under a folder indexed now but was
+    not found, or was read now without giving them. An article whose file (or folder) was skipped
+    this run keeps its indexed version."""
     folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+    read = {Path(a.path) for a in new.values() if a.path}
     # A skipped link is not followed: a link looping back to its folder must not shield it.
     unread = [Path(os.path.realpath(Path(s.path).parent)) / Path(s.path).name for s in skipped]
     gone = set()
     for article_id, article in old.items():
-        if article_id in new or not article.path:
+        location = None if article_id in new else _location(article, new)
+        if location is None:
             continue
-        location = Path(article.path).resolve()
-        if any(location.is_relative_to(folder) for folder in folders) and not any(
+        if (location in read or any(location.is_relative_to(f) for f in folders)) and not any(
             location.is_relative_to(place) for place in unread
         ):
             gone.add(article_id)
     return gone
+
+
+def _location(article: Article, new: Mapping[str, Article] | None = None) -> Path | None:
+    """The resolved path of an article's file, None when unknown. qa stores resolved paths; an
+    older qa stored them as typed, and such a relative path is trusted only when it is proven to
+    have been typed in this folder: the article's id derives from the resolved path, or (a JSON
+    record, whose id an older qa did not namespace) the same record is indexed now, same text,
+    under its file's id."""
+    if not article.path:
+        return None
+    if os.path.isabs(article.path):
+        return Path(os.path.realpath(article.path))
+    candidate = os.path.realpath(article.path)
+    proofs = {file_id(candidate), *(file_id(f"{candidate}#{n}") for n in article.line_numbers[:1])}
+    again = (new or {}).get(f"{file_id(candidate)}#{article.id}")
+    if article.id in proofs or (again is not None and again.content_hash == article.content_hash):
+        return Path(candidate)
+    return None
 
 
 @dataclass

@@ -202,7 +202,7 @@ def _read_file(path: Path, resolved: Path, suffix: str) -> tuple[list[Article], 
     if not cleaned.text:
         return [], [Skipped(str(path), "no text after cleaning")]
     date = cleaned.date or find_date(str(path)) or _compact_date(str(path))
-    return [_article(file_id(resolved), cleaned, path=str(path), date=date)], []
+    return [_article(file_id(resolved), cleaned, path=str(resolved), date=date)], []
 
 
 def file_id(resolved: Path | str) -> str:
@@ -396,7 +396,7 @@ def _load_records(
             _article(
                 article_id,
                 cleaned,
-                path=str(path),
+                path=str(resolved),
                 title=_field(record, "title"),
                 url=url,
                 date=when,

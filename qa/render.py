@@ -3,7 +3,9 @@ CLI know about rich; article text is stripped of control characters before it re
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 from qa.lexical import term_spans
@@ -58,6 +60,15 @@ def article_as_dict(article: Article) -> dict[str, Any]:
     }
 
 
+def shown_path(path: str) -> str:
+    """A stored (resolved) path as a reader wants it: relative to the current folder when it
+    lies under it, else as it is."""
+    try:
+        return os.path.relpath(path) if Path(path).is_relative_to(os.getcwd()) else path
+    except (OSError, ValueError):  # no current folder (deleted), or another drive
+        return path
+
+
 def citation(article: Article, line: int | None, copies: tuple[Article, ...] = ()) -> str:
     """One line: title · date · source · where (path:line or URL) · the other outlets that
     published the same story."""
@@ -65,11 +76,15 @@ def citation(article: Article, line: int | None, copies: tuple[Article, ...] = (
     if article.source:
         parts.append(article.source)
     if article.path:
-        parts.append(f"{article.path}:{line}" if line else article.path)
+        where = shown_path(article.path)
+        parts.append(f"{where}:{line}" if line else where)
     if article.url:
         parts.append(article.url)
     if copies:
-        outlets = [f"{c.source or c.path or c.url or c.id} ({c.date or 'undated'})" for c in copies]
+        outlets = [
+            f"{c.source or (c.path and shown_path(c.path)) or c.url or c.id} ({c.date or 'undated'})"
+            for c in copies
+        ]
         parts.append("also published by " + ", ".join(outlets))
     return " · ".join(safe_text(p) for p in parts)
 

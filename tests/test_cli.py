@@ -125,3 +125,16 @@ def test_first_run_exports_the_model_quietly(tmp_path):
     assert done.stderr == ""
     assert done.stdout.startswith("indexed 5 articles")
     assert list((tmp_path / "cache" / "onnx").glob("*/model.int8.onnx"))
+
+
+def test_citations_show_paths_relative_to_the_current_folder_json_absolute(demo_index_dir, monkeypatch,
+                                                                          tmp_path):
+    question = ["ask", "Who leads the Liwa Suqour al-Jabal rebel group?", "--index", str(demo_index_dir)]
+    monkeypatch.chdir(REPO)
+    shown = run(*question)
+    assert "demo-corpus/001_0a13e2fcd2c43a4f.txt:" in shown.stdout and str(REPO) not in shown.stdout
+    path = json.loads(run(*question, "--json").stdout)["quotes"][0]["article"]["path"]
+    assert path == str(REPO / "demo-corpus" / "001_0a13e2fcd2c43a4f.txt")
+    monkeypatch.chdir(tmp_path)
+    unwrapped = "".join(run(*question).stdout.split())  # rich folds lines at 80 columns here
+    assert f"{REPO}/demo-corpus/001_0a13e2fcd2c43a4f.txt:" in unwrapped

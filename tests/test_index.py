@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -265,3 +266,60 @@ def test_index_json_reports_every_skipped_input(tmp_path):
         "blob.txt": "binary file",
         "loop": "symbolic link loop",
     }
+
+
+def test_paths_are_stored_resolved_so_prune_and_remove_work_from_any_folder(tmp_path, monkeypatch):
+    from qa.index import remove_articles
+
+    (tmp_path / "here").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    write_corpus(Path("c"), articles=4)
+    build_index(["c"], tmp_path / "idx", encoder=HashingEncoder())  # typed relative
+    assert {a.path for a in Index.open(tmp_path / "idx").all_articles().values()} == {
+        str(tmp_path / "here" / "c" / f"{n:03d}.txt") for n in range(4)}
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    (tmp_path / "here" / "c" / "000.txt").unlink()
+    report = build_index([tmp_path / "here" / "c"], tmp_path / "idx", encoder=HashingEncoder())
+    assert (report.removed, report.articles) == (1, 3)
+    assert remove_articles([str(tmp_path / "here" / "c" / "001.txt")], tmp_path / "idx").removed == 1
+
+
+def make_like_older_qa(index_dir: Path, base: Path) -> None:
+    """Rewrite an index as an older qa run from ``base`` left it: paths relative as typed, JSON
+    record ids not namespaced by their file."""
+    import sqlite3
+
+    generation = index_dir / (index_dir / "CURRENT").read_text().strip()
+    store = sqlite3.connect(generation / "store.sqlite")
+    for article_id, path in store.execute("SELECT id, path FROM articles").fetchall():
+        old_id = article_id.partition("#")[2] or article_id
+        store.execute("UPDATE articles SET id = ?, path = ? WHERE id = ?",
+                      (old_id, os.path.relpath(path, base), article_id))
+        store.execute("UPDATE chunks SET article_id = ? WHERE article_id = ?", (old_id, article_id))
+    store.commit()
+    store.close()
+
+
+def test_an_index_from_an_older_qa_with_relative_paths_is_never_mispruned(tmp_path, monkeypatch):
+    for place in ("a", "b"):
+        write_corpus(tmp_path / place / "c", articles=3)
+        write_records(tmp_path / place / "c" / "r.jsonl", [{"id": "1", "text": f"Record in {place}."}])
+    monkeypatch.chdir(tmp_path / "a")
+    build_index(["c"], tmp_path / "idx", encoder=HashingEncoder())
+    make_like_older_qa(tmp_path / "idx", tmp_path / "a")
+    old = Index.open(tmp_path / "idx").all_articles()
+    assert all(not Path(a.path).is_absolute() for a in old.values()) and "1" in old
+
+    # Elsewhere, a folder of the same relative name holds other files: nothing of a/ is pruned.
+    monkeypatch.chdir(tmp_path / "b")
+    report = build_index(["c"], tmp_path / "idx", encoder=HashingEncoder())
+    assert (report.removed, report.articles) == (0, 8)
+
+    # Re-indexed where it was built, each article is found again: no duplicates, no loss.
+    monkeypatch.chdir(tmp_path / "a")
+    report = build_index(["c"], tmp_path / "idx", encoder=HashingEncoder())
+    articles = Index.open(tmp_path / "idx").all_articles().values()
+    assert report.articles == 8
+    assert sorted(a.text for a in articles if a.text.startswith("Record")) == ["Record in a.", "Record in b."]
+    assert all(Path(a.path).is_absolute() for a in articles)
