@@ -323,3 +323,14 @@ def test_an_index_from_an_older_qa_with_relative_paths_is_never_mispruned(tmp_pa
     assert report.articles == 8
     assert sorted(a.text for a in articles if a.text.startswith("Record")) == ["Record in a.", "Record in b."]
     assert all(Path(a.path).is_absolute() for a in articles)
+
+
+def test_a_record_gone_from_a_file_indexed_again_is_pruned(tmp_path):
+    source = write_records(tmp_path / "a.jsonl", [{"id": "1", "text": "The harbour reopened."},
+                                                  {"id": "2", "text": "The bridge closed."}])
+    build_index([source], tmp_path / "idx", encoder=HashingEncoder())
+    write_records(source, [{"id": "1", "text": "The harbour reopened."}])
+    kept = build_index([source], tmp_path / "idx", encoder=HashingEncoder(), prune=False)
+    assert (kept.removed, kept.articles) == (0, 2)
+    pruned = build_index([source], tmp_path / "idx", encoder=HashingEncoder())
+    assert (pruned.removed, pruned.unchanged, pruned.articles) == (1, 1, 1)
