@@ -4,6 +4,7 @@ shingles, so that it is quoted once with every outlet listed."""
 from __future__ import annotations
 
 import re
+import unicodedata
 import zlib
 from typing import Sequence
 
@@ -23,7 +24,7 @@ MIN_SHINGLES = 8
 
 
 def _shingles(text: str) -> set[int]:
-    words = _WORD.findall(text.lower())
+    words = _WORD.findall(unicodedata.normalize("NFC", text).lower())
     hashes = set()
     for i in range(max(len(words) - SHINGLE + 1, 1)):
         value = zlib.crc32(" ".join(words[i : i + SHINGLE]).encode())

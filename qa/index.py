@@ -12,6 +12,7 @@ import os
 import shutil
 import sqlite3
 import time
+import unicodedata
 from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -661,6 +662,7 @@ class Index:
                 f"file:{generation / STORE}?mode=ro", uri=True, check_same_thread=False
             )
             self._store.execute("SELECT count(*) FROM chunks").fetchone()
+            self._store.create_function("qa_fold", 1, _fold, deterministic=True)
         except sqlite3.Error as exc:
             raise _corrupt(root, f"its store is unreadable ({exc})") from exc
         self._vectors: Any = None
@@ -770,10 +772,10 @@ class Index:
         if filters.sources:
             options = []
             for name in filters.sources:
-                options.append("(instr(lower(coalesce(a.source, '')), ?) > 0 "
-                               "OR instr(lower(coalesce(a.url, '')), ?) > 0)")
-                values += [name.lower(), name.lower()]
-            clauses.append("(" + " OR ".join(options) + ")")
+                options.append("instr(qa_fold(source), ?) > 0 OR instr(qa_fold(url), ?) > 0")
+                values += [_fold(name), _fold(name)]
+            # Matched once per article (in Python), not once per chunk.
+            clauses.append(f"a.id IN (SELECT id FROM articles WHERE {' OR '.join(options)})")
         where = " AND ".join(clauses) or "1"
         rows = self._store.execute(
             f"SELECT c.row FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {where} "
@@ -931,6 +933,11 @@ def _open_existing(root: Path) -> Index | None:
             f"({FORMAT_VERSION}): rebuild it: qa index --rebuild ARTICLES --index {root}"
         )
     return Index(root, generation, manifest)
+
+
+def _fold(text: str | None) -> str:
+    """``text`` for caseless matching in any script (SQLite's lower() folds ASCII only)."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text or "").casefold())
 
 
 def _corrupt(root: Path, why: str) -> IndexFormatError:

@@ -4,9 +4,12 @@ for highlighting the question's words in quotes."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
-_WORD = re.compile(r"\w+(?:['’]\w+)?")
+# Combining diacritics continue a word: text that is not NFC ("Zu\u0308rich") reads whole.
+_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_WORD = re.compile(rf"\w[\w{_MARKS}]*(?:['’]\w[\w{_MARKS}]*)?")
 
 
 @lru_cache(maxsize=1)
@@ -24,14 +27,14 @@ def _stemmer():  # type: ignore[no-untyped-def]
 
 
 def words(text: str) -> list[str]:
-    """The lowercased words of ``text``, possessive ``'s`` dropped."""
-    found = []
-    for match in _WORD.finditer(text.lower()):
-        word = match.group()
-        if word.endswith(("'s", "’s")):
-            word = word[:-2]
-        found.append(word)
-    return found
+    """The lowercased words of ``text`` (NFC-normalised first), possessive ``'s`` dropped."""
+    return [_plain(match.group()) for match in _WORD.finditer(unicodedata.normalize("NFC", text))]
+
+
+def _plain(word: str) -> str:
+    """A word as it is looked up: NFC, lowercase, without a possessive ``'s``."""
+    word = unicodedata.normalize("NFC", word).lower()
+    return word[:-2] if word.endswith(("'s", "’s")) else word
 
 
 def tokenize(text: str) -> list[str]:
@@ -47,9 +50,7 @@ def term_spans(text: str, terms: set[str]) -> list[tuple[int, int]]:
     stemmer = _stemmer()
     spans = []
     for match in _WORD.finditer(text):
-        word = match.group().lower()
-        if word.endswith(("'s", "’s")):
-            word = word[:-2]
+        word = _plain(match.group())
         if word in stop:
             continue
         if stemmer.stemWord(word) in terms:

@@ -334,3 +334,25 @@ def test_a_record_gone_from_a_file_indexed_again_is_pruned(tmp_path):
     assert (kept.removed, kept.articles) == (0, 2)
     pruned = build_index([source], tmp_path / "idx", encoder=HashingEncoder())
     assert (pruned.removed, pruned.unchanged, pruned.articles) == (1, 1, 1)
+
+
+def test_source_filter_matches_any_case_in_any_script(tmp_path):
+    from qa.retrieve import Filters
+
+    sources = {"greek": "ΚΑΘΗΜΕΡΙΝΉ", "german": "Straße Zeitung", "french": "LES ÉCHOS",
+               "russian": "КОММЕРСАНТЪ", "decomposed": "Su\u0308ddeutsche"}
+    source = write_records(tmp_path / "a.jsonl", [
+        {"id": key, "source": name, "text": f"The {key} paper reported on the harbour."}
+        for key, name in sources.items()])
+    build_index([source], tmp_path / "idx", encoder=HashingEncoder())
+    index = Index.open(tmp_path / "idx")
+
+    def matching(name: str) -> set[str]:
+        rows = index.rows_matching(Filters(sources=(name,)))
+        return {index.chunk_owners[r].partition("#")[2] for r in rows}
+
+    assert matching("Καθημερινή") == {"greek"}
+    assert matching("STRASSE") == {"german"}
+    assert matching("échos") == {"french"}
+    assert matching("коммерсантъ") == {"russian"}
+    assert matching("SÜDDEUTSCHE") == {"decomposed"}  # composed filter, decomposed source
