@@ -33,23 +33,63 @@ SourceOption = typer.Option(
 )
 
 
+_debug = False  # set by --debug / QA_DEBUG: show the traceback of an error
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(
+        False, "--debug", envvar="QA_DEBUG", help="Show the traceback of an error (and debug logs)."
+    ),
+) -> None:
+    """Answer questions over a folder of news articles by quoting them verbatim, with citations."""
+    global _debug
+    _debug = debug
+    if debug:
+        import logging
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        logging.getLogger("qa").addHandler(handler)
+        logging.getLogger("qa").setLevel(logging.DEBUG)
+
+
 def _fails_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a QAError into one line on stderr and its exit code; Ctrl-C into exit 130."""
+    """Turn a QAError into one line on stderr and its exit code, Ctrl-C into exit 130, and any
+    other exception (a bug) into one line with its type and exit 1; --debug adds the traceback."""
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
+        import click
+
         from qa.errors import QAError
 
         try:
             return command(*args, **kwargs)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
         except QAError as exc:
+            _show_traceback()
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
+        except Exception as exc:
+            _show_traceback()
+            what = (str(exc).strip().splitlines() or [""])[0]
+            hint = "" if _debug else " (rerun with --debug to see the traceback)"
+            typer.echo(f"error: {type(exc).__name__}{': ' + what if what else ''}{hint}", err=True)
+            raise typer.Exit(1) from None
 
     return run
+
+
+def _show_traceback() -> None:
+    if _debug:
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
 
 
 def _stdout() -> Any:

@@ -129,6 +129,8 @@ class SentenceTransformerEncoder:
         _quiet_transformers()
         try:
             self._model = SentenceTransformer(location, device="cpu")
+        except MemoryError:
+            raise
         except Exception as exc:  # any load failure: missing files, no network, bad config
             raise EmbeddingError(
                 f"cannot load embedding model {name!r}: {_one_line(exc)} "

@@ -118,6 +118,10 @@ def build_index(
     index is written beside the old one and switched in atomically, so a failed or killed run
     leaves the previous index answering as before.
     """
+    from embeddings import BACKENDS
+
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
     started = time.monotonic()
     root = Path(index_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -704,7 +708,7 @@ class Index:
                 "SELECT * FROM articles WHERE id = ?", (article_id,)
             ).fetchone()
             if row is None:
-                raise InputError(f"no article with id {article_id!r} in the index")
+                raise _corrupt(self.root, f"its store has no article {article_id!r} that it refers to")
             cached = self._articles[article_id] = _article_from_row(row)
         return cached
 
@@ -870,7 +874,7 @@ class Index:
                     str(self.generation / BM25_DIR), mmap=False, load_corpus=False,
                     show_progress=False,
                 )
-            except Exception as exc:  # numpy/json errors from a damaged file
+            except (OSError, ValueError, TypeError, KeyError, EOFError) as exc:  # a damaged file
                 raise _corrupt(self.root, "its BM25 index is unreadable") from exc
         return self._bm25
 

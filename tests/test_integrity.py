@@ -64,3 +64,59 @@ def test_damaged_files_give_one_line_with_the_rebuild_command(index_copy, damage
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "qa index --rebuild" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_running_out_of_memory_while_loading_is_not_called_damage(index_copy, monkeypatch):
+    import bm25s
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(bm25s.BM25, "load", no_memory)
+    question = ["ask", "Who leads the rebel group?", "--index", str(index_copy)]
+    result = runner.invoke(app, question)
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: MemoryError") and "--debug" in lines[0]
+    assert "damaged" not in result.stderr and "Traceback" not in result.stderr
+    for debug in (runner.invoke(app, ["--debug", *question]),
+                  runner.invoke(app, question, env={"QA_DEBUG": "1"})):
+        assert debug.exit_code == 1
+        assert "Traceback (most recent call last)" in debug.stderr and "MemoryError" in debug.stderr
+
+
+def test_an_unexpected_error_is_one_line_with_its_type(index_copy, monkeypatch):
+    import qa.answer
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something odd\nsecond line")
+
+    monkeypatch.setattr(qa.answer, "answer_questions", broken)
+    result = runner.invoke(app, ["ask", "Who leads the rebel group?", "--index", str(index_copy)])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: RuntimeError: something odd (rerun with --debug to see the traceback)"
+    ]
+
+
+def test_a_store_that_lost_an_article_is_damaged_not_bad_input(index_copy):
+    import sqlite3
+
+    store = sqlite3.connect(generation(index_copy) / "store.sqlite")
+    store.execute("DELETE FROM articles WHERE path LIKE '%001_0a13e2fcd2c43a4f.txt'")
+    store.commit()
+    store.close()
+    result = runner.invoke(app, ["ask", "Who leads the Liwa Suqour al-Jabal rebel group?",
+                                 "--index", str(index_copy)])
+    assert result.exit_code == 4, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "damaged" in lines[0] and "qa index --rebuild" in lines[0]
+
+
+def test_an_unknown_backend_is_bad_input(tmp_path):
+    demo = Path(__file__).resolve().parent.parent / "demo-corpus"
+    result = runner.invoke(app, ["index", str(demo), "--index", str(tmp_path / "i"), "--backend", "tpu"])
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: unknown backend 'tpu'")
+    assert not (tmp_path / "i").exists()
