@@ -187,14 +187,37 @@ def remove_articles(
             )
         kept = [a for i, a in old.items() if i not in gone]
         del old
-        encoder = _load_encoder(previous.manifest["model"], previous.manifest["backend"])
         settings = ChunkSettings(**previous.manifest["chunker"])
-        generation = _replace_generation(root, kept, encoder, settings, previous, show_progress)
+        generation = _replace_generation(
+            root, kept, _StoredModel(previous.manifest), settings, previous, show_progress
+        )
     return IndexReport(
         index_dir=str(root), added=0, updated=0, unchanged=generation.article_count,
         removed=len(gone), skipped=(), articles=generation.article_count, chunks=generation.chunk_count,
         embedded_chunks=generation.embedded, seconds=time.monotonic() - started,
     )
+
+
+class _StoredModel:
+    """The index's model as its stored vectors give it: what ``qa remove`` embeds with. The kept
+    chunks' vectors are all stored (matched by the hash of their text), so the model itself is
+    loaded only if one is not (the chunker changed since the index was built)."""
+
+    def __init__(self, manifest: dict[str, Any]) -> None:
+        self.name, self.backend = manifest["model"], manifest["backend"]
+        self.dimension = int(manifest["dimension"])
+        self._model: Encoder | None = None
+
+    def _loaded(self) -> Encoder:
+        if self._model is None:
+            self._model = _load_encoder(self.name, self.backend)
+        return self._model
+
+    def encode(self, texts: Sequence[str], **options: Any) -> np.ndarray:
+        return self._loaded().encode(texts, **options)
+
+    def encode_with_spans(self, texts: Sequence[str], spans: Any, **options: Any) -> Any:
+        return self._loaded().encode_with_spans(texts, spans, **options)
 
 
 def _replace_generation(

@@ -120,3 +120,54 @@ def test_an_unknown_backend_is_bad_input(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: unknown backend 'tpu'")
     assert not (tmp_path / "i").exists()
+
+
+def test_remove_loads_no_model_in_a_fresh_process(index_copy):
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    code = (
+        "import sys\n"
+        f"sys.argv = ['qa', 'remove', {str(repo / 'demo-corpus' / '001_0a13e2fcd2c43a4f.txt')!r}, "
+        f"'--index', {str(index_copy)!r}]\n"
+        "import cli\n"
+        "try:\n    cli.main()\nexcept SystemExit as done:\n    assert not done.code, done.code\n"
+        "heavy = {'torch', 'onnxruntime', 'sentence_transformers'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "removed 1 articles; 4 articles" in done.stdout
+
+
+def test_remove_keeps_the_vectors_of_the_kept_chunks_as_they_were(tmp_path, monkeypatch):
+    import numpy as np
+
+    import qa.index
+    from embeddings import HashingEncoder
+    from qa.index import Index, build_index, remove_articles
+
+    folder = tmp_path / "c"
+    folder.mkdir()
+    for n in range(4):
+        (folder / f"{n}.txt").write_text(f"Story {n}\n\n" + f"Item {n} of the harbour budget was debated. " * 30)
+    build_index([folder], tmp_path / "idx", encoder=HashingEncoder())
+
+    def vectors(index_dir: Path) -> dict[tuple[str, int, int], np.ndarray]:
+        index = Index.open(index_dir)
+        chunks = index.chunks(list(range(index.chunk_count)))
+        found = {(c.article_id, c.start, c.end): index.vectors.reconstruct(row) for row, c in enumerate(chunks)}
+        for c in chunks:
+            for s in c.sentences:
+                found[(c.article_id, s.start, -s.end)] = np.asarray(index.sentence_vectors[s.vector_row])
+        index.close()
+        return found
+
+    before = vectors(tmp_path / "idx")
+    monkeypatch.setattr(qa.index, "_load_encoder", lambda *a: pytest.fail("remove loaded a model"))
+    assert remove_articles([str(folder / "2.txt")], tmp_path / "idx").removed == 1
+    after = vectors(tmp_path / "idx")
+    assert after and after.keys() < before.keys()
+    for place, vector in after.items():
+        np.testing.assert_array_equal(vector, before[place])
