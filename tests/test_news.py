@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+import json
+from datetime import date, timedelta
 
-from qa.ingest import load_articles
+import pytest
+
+from qa.answer import ask
+from qa.ingest import load_articles, record_id
 from qa.when import time_scope
 
 PAGE = """<html><head><title>Council approves budget | Example Times</title>
@@ -35,3 +39,83 @@ def test_time_words_in_questions():
     assert (month.start, month.end) == (date(2015, 11, 1), date(2015, 11, 30))
     assert time_scope("Who leads the rebel group?", today) is None
     assert time_scope("What is new in New York?", today) is None  # "new" is not a time word
+
+
+# Three reports of one statement in different words (so they are not copies), and a later one.
+REPORTS = [
+    {"id": "november", "date": "2015-11-10", "source": "Moscow Daily",
+     "text": "Foreign Minister Sergey Lavrov said Russia would keep striking militant targets in Syria "
+             "until the terrorists were defeated, speaking to reporters in Moscow."},
+    {"id": "march", "date": "2016-03-15", "source": "Kremlin Wire",
+     "text": "Russia will go on bombing terrorist positions in Syria until they are beaten, Sergey "
+             "Lavrov told journalists during a visit to Geneva."},
+    {"id": "undated", "source": "Archive Notes",
+     "text": "Sergey Lavrov repeated that Russian air strikes against terrorists in Syria would "
+             "continue until their defeat, according to a transcript."},
+    {"id": "june", "date": "2016-06-01", "source": "Kremlin Wire",
+     "text": "Russia announced a three-hour daily pause in its strikes on Aleppo so that aid convoys "
+             "could reach the city, the defence ministry said."},
+]
+LAVROV = "What did Lavrov say about Russian strikes in Syria?"
+
+
+@pytest.fixture(scope="module")
+def dated_index(tmp_path_factory, encoder):
+    from qa.index import Index, build_index
+
+    folder = tmp_path_factory.mktemp("dated")
+    (folder / "reports.jsonl").write_text("".join(json.dumps(r) + "\n" for r in REPORTS))
+    build_index([folder / "reports.jsonl"], folder / "idx", encoder=encoder)
+    index = Index.open(folder / "idx")
+    index.use_encoder(encoder)
+    yield index
+    index.close()
+
+
+def quoted(answer) -> list[str]:
+    return [record_id(q.article.id) for q in answer.quotes]
+
+
+def test_as_of_leaves_later_and_undated_articles_out_and_favours_the_week_before(dated_index):
+    early = ask(dated_index, LAVROV, k=4, as_of=date(2016, 1, 1))
+    assert quoted(early) == ["november"]  # march and june are later; undated passes no date filter
+    assert early.time_scope.reason == "asked on 2016-01-01"
+    for day, first in ((date(2015, 11, 12), "november"), (date(2016, 3, 16), "march")):
+        answer = ask(dated_index, LAVROV, k=4, as_of=day)
+        assert quoted(answer)[0] == first
+        assert (answer.time_scope.start, answer.time_scope.end) == (day - timedelta(days=7), day)
+
+
+def test_since_and_until_keep_undated_articles_out(dated_index):
+    from qa.retrieve import Filters
+
+    since = ask(dated_index, LAVROV, k=4, filters=Filters(since=date(2015, 1, 1)))
+    assert sorted(quoted(since)) == ["june", "march", "november"]
+    until = ask(dated_index, LAVROV, k=4, filters=Filters(until=date(2016, 3, 15)))
+    assert sorted(quoted(until)) == ["march", "november"]
+    everything = ask(dated_index, LAVROV, k=4)
+    assert sorted(quoted(everything)) == ["june", "march", "november", "undated"]
+
+
+def test_a_time_in_the_question_favours_articles_from_then(dated_index):
+    for when, first in (("in November 2015", "november"), ("in March 2016", "march")):
+        answer = ask(dated_index, f"What did Lavrov say {when} about Russian strikes in Syria?", k=3)
+        assert quoted(answer)[0] == first, (when, quoted(answer))
+        assert answer.time_scope is not None and when in answer.time_scope.reason
+
+
+def test_as_of_from_the_command_line_and_its_environment_variable(dated_index):
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    runner = CliRunner()
+    for args, env in ((["--as-of", "2016-01-01"], {}), ([], {"QA_AS_OF": "2016-01-01"})):
+        result = runner.invoke(app, ["ask", LAVROV, "--json", "-k", "4", "--index",
+                                     str(dated_index.root), *args], env=env)
+        assert result.exit_code == 0, result.stderr
+        payload = json.loads(result.stdout)
+        assert [q["article"]["date"] for q in payload["quotes"]] == ["2015-11-10"]
+        assert payload["time_scope"]["reason"] == "asked on 2016-01-01"
+    bad = runner.invoke(app, ["ask", LAVROV, "--as-of", "yesterday", "--index", str(dated_index.root)])
+    assert bad.exit_code == 2 and "not a date" in bad.stderr
