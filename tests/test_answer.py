@@ -116,3 +116,57 @@ def test_batches_run_side_by_side_land_in_their_rows(encoder, demo_index):
     serial = OnnxEncoder(encoder.name, encoder.model_dir, threads=1)
     for mine, theirs in zip(encoder.encode_with_spans(texts, spans), serial.encode_with_spans(texts, spans)):
         np.testing.assert_allclose(mine, theirs, atol=1e-6)
+
+
+def test_an_index_built_with_the_torch_backend_answers_and_keeps_its_backend(tmp_path, torch_encoder):
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli import app
+    from qa.index import Index
+
+    runner = CliRunner()
+    built = runner.invoke(app, ["index", str(REPO / "demo-corpus"), "--index", str(tmp_path / "idx"),
+                                "--backend", "torch", "--json"])
+    assert built.exit_code == 0, built.stderr
+    assert json.loads(built.stdout)["articles"] == 5
+    info = json.loads(runner.invoke(app, ["info", "--json", "--index", str(tmp_path / "idx")]).stdout)
+    assert info["manifest"]["backend"] == "torch"
+    index = Index.open(tmp_path / "idx")
+    index.use_encoder(torch_encoder)  # refused if the index were not built on torch
+    for question, article_prefix, fact in FACTS[:3]:
+        first = ask(index, question, k=3).quotes[0]
+        assert Path(first.article.path).name.startswith(article_prefix) and fact in first.text
+    index.close()
+    again = runner.invoke(app, ["index", str(REPO / "demo-corpus"), "--index", str(tmp_path / "idx"), "--json"])
+    assert again.exit_code == 0, again.stderr
+    assert json.loads(again.stdout)["embedded_chunks"] == 0  # stays on torch: every vector reused
+    assert Index.open(tmp_path / "idx").manifest["backend"] == "torch"
+
+
+def test_quotes_slice_text_with_combining_marks_and_emoji_exactly(tmp_path, encoder):
+    import json
+    import unicodedata
+
+    from qa.index import Index, build_index
+    from qa.render import quote_as_dict
+
+    text = unicodedata.normalize("NFD", "Zoë Ångström of Malmö 🚢 opened the café. ") + (
+        "👩‍👩‍👧 Families queued at the new ferry terminal in Malmö on Sunday. "
+        "The harbour authority said 12,000 passengers crossed to Copenhagen on the first day 🎉. "
+        "文化 The mayor thanked the builders."
+    )
+    (tmp_path / "a.jsonl").write_text(json.dumps({"id": "ferry", "text": text}, ensure_ascii=False) + "\n")
+    build_index([tmp_path / "a.jsonl"], tmp_path / "idx", encoder=encoder)
+    index = Index.open(tmp_path / "idx")
+    index.use_encoder(encoder)
+    for question, words in (("How many passengers crossed to Copenhagen on the first day?", "12,000"),
+                            ("Who opened the café in Malmö?", unicodedata.normalize("NFD", "Zoë"))):
+        answer = ask(index, question, k=1)
+        (quote,) = answer.quotes
+        article = index.article(quote.article.id)
+        assert article.text[quote.start : quote.end] == quote.text and words in quote.text
+        payload = quote_as_dict(quote)
+        assert article.text[payload["start"] : payload["end"]] == payload["text"]
+    index.close()
