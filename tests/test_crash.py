@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -73,3 +75,57 @@ def test_a_second_writer_fails_with_a_clear_line(tmp_path):
         result = run_cli("index", str(corpus), "--index", str(index), "--model", "hashing")
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error: another qa process is updating the index")
+
+
+# Runs `qa` with a crash (os._exit, as abrupt as kill -9) injected at one step of writing and
+# switching to a new generation.
+CRASH_AT = """
+import os, sys
+import qa.index as index
+step = sys.argv.pop(1)
+def crash(*args, **kwargs):
+    os._exit(9)
+if step == "before-fsync":  # every file of the new generation written, none fsynced
+    index._fsync_tree = crash
+elif step == "after-rename":  # gen-*.partial renamed to gen-*, CURRENT not yet rewritten
+    index._switch_to = crash
+elif step == "before-current-rename":  # CURRENT.<pid>.tmp written, not yet renamed over CURRENT
+    replace = os.replace
+    index.os.replace = lambda source, target: (
+        crash() if os.path.basename(target) == "CURRENT" else replace(source, target))
+elif step == "before-cleanup":  # CURRENT names the new generation, the old one is still there
+    index._remove_stale_generations = crash
+import cli
+cli.main()
+"""
+STEPS = ["before-fsync", "after-rename", "before-current-rename", "before-cleanup"]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_crash_at_each_step_of_the_switch_leaves_an_answering_index(tmp_path, step):
+    corpus = tmp_path / "corpus"
+    write_articles(corpus, 3, "harbour")
+    index = tmp_path / "idx"
+    assert run_cli("index", str(corpus), "--index", str(index), "--model", "hashing").returncode == 0
+    ask = ["ask", "What did officials discuss about the railway budget?", "--json", "--index", str(index)]
+    before = json.loads(run_cli(*ask).stdout)
+
+    write_articles(corpus, 2, "railway")
+    crashed = subprocess.run([sys.executable, "-c", CRASH_AT, step, "index", str(corpus), "--index",
+                              str(index)], cwd=REPO, capture_output=True, text=True)
+    assert crashed.returncode == 9, crashed.stderr  # the crash happened at that step
+    assert all("harbour-" in q["article"]["path"] for q in before["quotes"])
+    after = run_cli(*ask)
+    assert after.returncode == 0, after.stderr
+    if step == "before-cleanup":  # the switch was done: the new index answers
+        assert "railway-" in json.loads(after.stdout)["quotes"][0]["article"]["path"]
+        assert len([p for p in index.iterdir() if p.name.startswith("gen-")]) == 2
+    else:
+        assert json.loads(after.stdout) == before, f"answer changed after a crash {step}"
+
+    finished = run_cli("index", str(corpus), "--index", str(index))
+    assert finished.returncode == 0, finished.stderr
+    assert "indexed 5 articles" in finished.stdout
+    names = sorted(p.name for p in index.iterdir())
+    assert [n for n in names if n.startswith("gen-")] == [(index / "CURRENT").read_text().strip()]
+    assert not [n for n in names if n.endswith((".partial", ".tmp"))], names
