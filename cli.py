@@ -75,7 +75,7 @@ def _fails_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback with --debug
             _show_traceback()
             what = (str(exc).strip().splitlines() or [""])[0]
             hint = "" if _debug else " (rerun with --debug to see the traceback)"

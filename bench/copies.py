@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from qa.copies import CONTAINMENT, MIN_SHINGLES, _shingles, find_copies  # noqa: E402
+from qa.copies import CONTAINMENT, MIN_SHINGLES, _shingles, find_copies, shingle_overlaps  # noqa: E402
 from qa.ingest import load_articles  # noqa: E402
 
 
@@ -26,21 +26,11 @@ def main() -> None:
     parser.add_argument("--data", default=str(REPO.parent / "shared/data/realtimeqa-dev"))
     articles = load_articles([Path(parser.parse_args().data) / "articles.jsonl"]).articles
     signatures = [_shingles(a.text) for a in articles]
-    postings: dict[int, list[int]] = {}
-    for position, signature in enumerate(signatures):
-        for value in signature:
-            postings.setdefault(value, []).append(position)
     rows = []
-    for position, signature in enumerate(signatures):
-        shared: dict[int, int] = {}
-        for value in signature:
-            for other in postings[value]:
-                if other > position:
-                    shared[other] = shared.get(other, 0) + 1
-        for other, count in shared.items():
-            sizes = sorted((len(signature), len(signatures[other])))
-            if count >= CONTAINMENT * sizes[0]:
-                rows.append((count / sizes[1], count / sizes[0], sizes[0], position, other))
+    for position, other, count in shingle_overlaps(signatures):
+        sizes = sorted((len(signatures[position]), len(signatures[other])))
+        if count >= CONTAINMENT * sizes[0]:
+            rows.append((count / sizes[1], count / sizes[0], sizes[0], position, other))
     groups: dict[str, list[str]] = {}
     for article_id, group in find_copies(articles).items():
         groups.setdefault(group, []).append(article_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import zlib
-from typing import Sequence
+from collections.abc import Iterator, Sequence
 
 from qa.models import Article
 
@@ -33,15 +33,27 @@ def _shingles(text: str) -> set[int]:
     return hashes
 
 
+def shingle_overlaps(signatures: Sequence[set[int]]) -> Iterator[tuple[int, int, int]]:
+    """``(i, j, shared)`` for every pair ``i < j`` of signatures that share ``shared`` shingles."""
+    postings: dict[int, list[int]] = {}
+    for position, signature in enumerate(signatures):
+        for value in signature:
+            postings.setdefault(value, []).append(position)
+    for position, signature in enumerate(signatures):
+        shared: dict[int, int] = {}
+        for value in signature:
+            for other in postings[value]:
+                if other > position:
+                    shared[other] = shared.get(other, 0) + 1
+        for other, count in shared.items():
+            yield position, other, count
+
+
 def find_copies(articles: Sequence[Article]) -> dict[str, str]:
     """Map the id of every article that has near-duplicates to its group's id (the earliest
     dated member's id); articles without copies are left out."""
     signatures = [_shingles(a.text) for a in articles]
     signatures = [s if len(s) >= MIN_SHINGLES else set() for s in signatures]
-    postings: dict[int, list[int]] = {}
-    for position, signature in enumerate(signatures):
-        for value in signature:
-            postings.setdefault(value, []).append(position)
     parent = list(range(len(articles)))
 
     def root(i: int) -> int:
@@ -50,17 +62,9 @@ def find_copies(articles: Sequence[Article]) -> dict[str, str]:
             i = parent[i]
         return i
 
-    for position, signature in enumerate(signatures):
-        if not signature:
-            continue
-        shared: dict[int, int] = {}
-        for value in signature:
-            for other in postings[value]:
-                if other > position:
-                    shared[other] = shared.get(other, 0) + 1
-        for other, count in shared.items():
-            if count >= CONTAINMENT * max(len(signature), len(signatures[other])):  # both ways
-                parent[root(other)] = root(position)
+    for position, other, count in shingle_overlaps(signatures):
+        if count >= CONTAINMENT * max(len(signatures[position]), len(signatures[other])):  # both ways
+            parent[root(other)] = root(position)
     groups: dict[int, list[int]] = {}
     for position in range(len(articles)):
         groups.setdefault(root(position), []).append(position)

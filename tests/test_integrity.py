@@ -136,7 +136,7 @@ def test_remove_loads_no_model_in_a_fresh_process(index_copy):
         "heavy = {'torch', 'onnxruntime', 'sentence_transformers'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "removed 1 articles; 4 articles" in done.stdout
 
