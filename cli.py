@@ -48,10 +48,12 @@ def _options(
     if debug:
         import logging
 
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-        logging.getLogger("qa").addHandler(handler)
-        logging.getLogger("qa").setLevel(logging.DEBUG)
+        logger = logging.getLogger("qa")
+        if not logger.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+            logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
 
 
 def _fails_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -121,6 +123,7 @@ def index(
     from dataclasses import asdict
 
     from qa.index import build_index
+    from qa.render import shown_path
 
     report = build_index(
         paths, index_dir, model=model, backend=backend, rebuild=rebuild, prune=prune,
@@ -130,7 +133,7 @@ def index(
         typer.echo(json.dumps(asdict(report), ensure_ascii=False))
         return
     for skipped in report.skipped:
-        typer.echo(f"skipped {skipped.path}: {skipped.reason}", err=True)
+        typer.echo(f"skipped {shown_path(skipped.path)}: {skipped.reason}", err=True)
     typer.echo(
         f"indexed {report.articles} articles ({report.chunks} chunks) in {report.index_dir}: "
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
