@@ -754,7 +754,9 @@ class Index:
         }
         chunks = []
         for row in rows:
-            r = found[int(row)]
+            r = found.get(int(row))
+            if r is None:
+                raise _corrupt(self.root, f"its store has no chunk {int(row)} that its vectors refer to")
             article = self.article(r[2])
             sentences = tuple(Sentence(s, e, v) for s, e, v in json.loads(r[6]))
             chunks.append(Chunk(r[1], r[2], r[3], r[4], r[5], article.text[r[4] : r[5]], sentences))
@@ -764,9 +766,10 @@ class Index:
     def chunk_owners(self) -> list[str]:
         """The article id of every chunk row (loaded once: ranking by article needs no text)."""
         if self._chunk_owners is None:
-            self._chunk_owners = [
-                a for (a,) in self._store.execute("SELECT article_id FROM chunks ORDER BY row")
-            ]
+            owners = self._store.execute("SELECT row, article_id FROM chunks ORDER BY row").fetchall()
+            if len(owners) != self.chunk_count or (owners and owners[-1][0] != len(owners) - 1):
+                raise _corrupt(self.root, "its chunk store does not match its manifest")
+            self._chunk_owners = [a for _, a in owners]
         return self._chunk_owners
 
     @property

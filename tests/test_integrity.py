@@ -99,11 +99,16 @@ def test_an_unexpected_error_is_one_line_with_its_type(index_copy, monkeypatch):
     ]
 
 
-def test_a_store_that_lost_an_article_is_damaged_not_bad_input(index_copy):
+@pytest.mark.parametrize("lost", ["article", "chunk"])
+def test_a_store_that_lost_a_row_is_damaged_not_bad_input(index_copy, lost):
     import sqlite3
 
     store = sqlite3.connect(generation(index_copy) / "store.sqlite")
-    store.execute("DELETE FROM articles WHERE path LIKE '%001_0a13e2fcd2c43a4f.txt'")
+    if lost == "article":
+        store.execute("DELETE FROM articles WHERE path LIKE '%001_0a13e2fcd2c43a4f.txt'")
+    else:
+        store.execute("DELETE FROM chunks WHERE article_id IN "
+                      "(SELECT id FROM articles WHERE path LIKE '%001_0a13e2fcd2c43a4f.txt')")
     store.commit()
     store.close()
     result = runner.invoke(app, ["ask", "Who leads the Liwa Suqour al-Jabal rebel group?",
