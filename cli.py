@@ -31,6 +31,11 @@ UntilOption = typer.Option(None, "--until", metavar="YYYY-MM-DD", help="Only art
 SourceOption = typer.Option(
     None, "--source", help="Only articles from this source (part of its name or URL); repeatable."
 )
+RerankerOption = typer.Option(
+    "none", "--reranker", envvar="QA_RERANKER", metavar="NAME",
+    help="Cross-encoder that rereads the best sentences: default (packaged), none, or a "
+         "sentence-transformers CrossEncoder name or path.",
+)
 
 
 _debug = False  # set by --debug / QA_DEBUG: show the traceback of an error
@@ -169,6 +174,7 @@ def ask(
     since: Optional[str] = SinceOption,
     until: Optional[str] = UntilOption,
     source: Optional[List[str]] = SourceOption,
+    reranker: str = RerankerOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Answer a question with verbatim quotes from the indexed articles."""
@@ -182,7 +188,8 @@ def ask(
     day = _day(as_of)
     filters = _filters(since, until, source)
     archive = Index.open(index_dir)
-    answer = answer_question(archive, question, k=k, as_of=day, filters=filters)
+    answer = answer_question(archive, question, k=k, as_of=day, filters=filters,
+                             settings=_answer_settings(reranker))
     if as_json:
         typer.echo(json.dumps(answer_as_dict(answer), ensure_ascii=False))
     else:
@@ -205,6 +212,7 @@ def batch(
     since: Optional[str] = SinceOption,
     until: Optional[str] = UntilOption,
     source: Optional[List[str]] = SourceOption,
+    reranker: str = RerankerOption,
 ) -> None:
     """Answer a file of questions in batches, writing answers as it goes."""
     from qa.batch import answer_file
@@ -216,6 +224,7 @@ def batch(
     archive = Index.open(index_dir)
     report = answer_file(
         archive, questions, output=output, k=k, resume=resume, as_of=day, filters=filters,
+        settings=_answer_settings(reranker),
         on_bad_row=lambda row: typer.echo(f"{questions}:{row.line}: skipped: {row.reason}", err=True),
         on_repeated_id=lambda row: typer.echo(
             f"{questions}:{row.line}: id {row.id!r} repeats line {row.first_line} (both are answered)",
@@ -239,13 +248,15 @@ def chat(
     as_of: Optional[str] = typer.Option(
         None, "--as-of", envvar="QA_AS_OF", metavar="YYYY-MM-DD", help="Ask as of this day."
     ),
+    reranker: str = RerankerOption,
 ) -> None:
     """Talk with the archive: questions, follow-ups and /commands (/help lists them)."""
     from qa.chat import ChatSession
     from qa.index import Index
     from qa.terminal import run_chat
 
-    session = ChatSession(Index.open(index_dir), k=k, as_of=_day(as_of))
+    session = ChatSession(Index.open(index_dir), k=k, as_of=_day(as_of),
+                          settings=_answer_settings(reranker))
     run_chat(session, interactive=sys.stdin.isatty() and sys.stdout.isatty())
 
 
@@ -287,6 +298,7 @@ def evaluate(
     dates: bool = typer.Option(
         True, "--dates/--no-dates", help="Ask each question as of its gold 'date', when it has one."
     ),
+    reranker: str = RerankerOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Measure answers against gold questions: hit@k, MRR@10, answers in quotes, abstention."""
@@ -296,7 +308,7 @@ def evaluate(
 
     report = run_evaluation(
         Index.open(index_dir), load_gold(gold_file), k=k, use_dates=dates,
-        show_progress=sys.stderr.isatty(),
+        settings=_answer_settings(reranker), show_progress=sys.stderr.isatty(),
     )
     missed = report.misses() if misses else []
     if as_json:
@@ -324,6 +336,14 @@ def _day(value: str | None) -> Any:
         return parse_day(value)
     except ValueError:
         raise InputError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
+
+
+def _answer_settings(reranker: str) -> Any:
+    from qa.answer import AnswerSettings
+    from qa.rerank import load_reranker
+
+    load_reranker(reranker.strip() or "default")  # a reranker that cannot load fails here, once
+    return AnswerSettings(reranker=reranker.strip() or "default")
 
 
 def _filters(since: str | None, until: str | None, sources: list[str] | None) -> Any:

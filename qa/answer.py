@@ -1,36 +1,53 @@
-"""Answer questions by quoting, from each retrieved article, the 1-3 consecutive sentences that
-best answer it, verbatim, and decline when the best quote is too weak."""
+"""Answer questions by quoting, verbatim, the sentences that answer them: every sentence of the
+retrieved articles is scored by the fitted answer-sentence scorer (``qa/scorer.py``), the best
+become quotes (up to ``quotes_per_article`` from one article), the span that most likely answers
+is marked inside each, and the bot declines when even the best sentence is unlikely to answer."""
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Sequence
 
 import numpy as np
 
+from qa.candidates import Candidate, gather_candidates
+from qa.entities import QUOTE, matches_kind
+from qa.features import QuestionTerms, _asked_already, feature_rows, question_terms
 from qa.index import Index
-from qa.lexical import tokenize
-from qa.models import Answer, Article, Quote, Sentence
-from qa.retrieve import ArticleHit, Filters, RetrievalSettings, retrieve, understand
-
-_WORD = re.compile(r"\w+")
+from qa.lexical import term_spans
+from qa.models import Answer, Quote
+from qa.rerank import PACKAGED, Reranker, load_reranker
+from qa.retrieve import ArticleHit, Filters, Query, RetrievalSettings, retrieve, understand
+from qa.scorer import SentenceScorer, packaged_scorer
 
 
 @dataclass(frozen=True)
 class AnswerSettings:
-    """Knobs of quote selection and abstention; defaults measured on the dev benchmark (bench/)."""
+    """Knobs of quote selection and abstention."""
 
-    candidate_articles: int = 10  # articles whose sentences are scored before the final ranking
-    coverage_weight: float = 0.3  # weight of the question's (IDF-weighted) words found in a quote
-    retrieval_weight: float = 1.0  # weight of the article's fused retrieval score in its ranking
-    max_sentences: int = 3
-    answer_type_weight: float = 0.3  # the kind of answer the question wants is in the quote
-    question_penalty: float = 0.3  # a quote that is itself a question answers nothing
-    min_score: float = 0.60  # below this the best quote does not answer the question (bench/)
+    candidate_articles: int = 10  # retrieved articles whose sentences are all scored
+    quotes_per_article: int = 2  # one article's second-best sentence may outrank other articles
+    context_ratio: float = 0.5  # a neighbour scoring this share of the best joins its quote
+    scorer: SentenceScorer | None = None  # None: the fitted scorer that ships with qa
+    reranker: str = "none"  # the cross-encoder: "default" (packaged), "none", or a model name
+    reranked: int = 16  # the scorer's best sentences that the cross-encoder reads
+    min_score: float | None = None  # None: the fitted abstention threshold
     retrieval: RetrievalSettings = RetrievalSettings()
+
+
+@dataclass(frozen=True)
+class ScoredQuestion:
+    """A question's retrieved articles and every candidate sentence with its features and the
+    scorer's probability that it answers."""
+
+    query: Query
+    terms: QuestionTerms
+    hits: tuple[ArticleHit, ...]
+    candidates: tuple[Candidate, ...]
+    features: np.ndarray
+    scores: np.ndarray  # final: the scorer's, or the cross-encoder's for those it read
+    evidence: float  # what abstention compares with its threshold
 
 
 def ask(
@@ -42,7 +59,7 @@ def ask(
     filters: Filters = Filters(),
     settings: AnswerSettings = AnswerSettings(),
 ) -> Answer:
-    """Answer one question with up to ``k`` quotes from different articles."""
+    """Answer one question with up to ``k`` quotes."""
     return answer_questions(
         index, [question], k=k, as_of=[as_of], filters=filters, settings=settings
     )[0]
@@ -63,191 +80,214 @@ def answer_questions(
     ones favoured; relative words ("this week") count back from it.
     """
     questions = [q.strip() for q in questions]
+    threshold = settings.min_score
+    if threshold is None:
+        threshold = abstention_threshold(settings.scorer or packaged_scorer(), settings.reranker)
+    answers = []
+    for question, scored in zip(questions, score_questions(
+        index, questions, k=k, as_of=as_of, filters=filters, settings=settings
+    )):
+        quotes = choose_quotes(index, scored, k, settings)
+        answered = bool(quotes) and scored.evidence >= threshold
+        answers.append(Answer(question=question, answered=answered, quotes=tuple(quotes),
+                              time_scope=scored.query.scope))
+    return answers
+
+
+def score_questions(
+    index: Index,
+    questions: Sequence[str],
+    *,
+    k: int = 5,
+    as_of: Sequence[date | None] | None = None,
+    filters: Filters = Filters(),
+    settings: AnswerSettings = AnswerSettings(),
+) -> list[ScoredQuestion]:
+    """Retrieve articles for each question and score every sentence of them."""
     if not questions:
         return []
+    scorer = settings.scorer or packaged_scorer()
     days = list(as_of) if as_of is not None else [None] * len(questions)
     queries = [
         understand(index, q, d, filters, settings.retrieval) for q, d in zip(questions, days)
     ]
-    encoder = index.encoder
-    question_vectors = encoder.encode(questions)
+    question_vectors = index.encoder.encode(list(questions))
     hits = retrieve(
-        index,
-        queries,
-        k=max(k, settings.candidate_articles),
-        settings=settings.retrieval,
+        index, queries, k=max(k, settings.candidate_articles), settings=settings.retrieval,
         question_vectors=question_vectors,
     )
-    candidates = [_candidate_sentences(question_hits) for question_hits in hits]
+    candidates = [gather_candidates(index, found) for found in hits]
     # Sentence vectors were computed at index time: scoring them is one matrix product.
-    rows = [s.vector_row for found in candidates for _, s, _ in found]
+    rows = [c.sentence.vector_row for found in candidates for c in found]
     sentence_vectors = np.asarray(index.sentence_vectors[rows], dtype=np.float32)
-    answers = []
+    frequency, documents = index.document_frequency, index.chunk_count
+    first_stage = []
     offset = 0
     for q, question in enumerate(questions):
         found = candidates[q]
-        similarity = sentence_vectors[offset : offset + len(found)] @ question_vectors[q]
+        cosines = sentence_vectors[offset : offset + len(found)] @ question_vectors[q]
         offset += len(found)
-        quotes = _choose_quotes(index, question, hits[q], found, similarity, k, settings)
-        answered = bool(quotes) and quotes[0].score >= settings.min_score
-        answers.append(
-            Answer(question=question, answered=answered, quotes=tuple(quotes),
-                   time_scope=queries[q].scope)
-        )
-    return answers
-
-
-def _candidate_sentences(hits: list[ArticleHit]) -> list[tuple[Article, Sentence, int]]:
-    """Every sentence of each hit's passages, once, with the hit's position."""
-    found = []
-    for position, hit in enumerate(hits):
-        seen: set[Sentence] = set()
-        for passage in hit.passages:
-            for sentence in passage.chunk.sentences:
-                if sentence not in seen:
-                    seen.add(sentence)
-                    found.append((passage.article, sentence, position))
-    return found
-
-
-def _choose_quotes(
-    index: Index,
-    question: str,
-    hits: list[ArticleHit],
-    found: list[tuple[Article, Sentence, int]],
-    similarity: np.ndarray,
-    k: int,
-    settings: AnswerSettings,
-) -> list[Quote]:
-    weights = _term_weights(index, question)
-    wanted = answer_type(question)
-    by_hit: dict[int, list[tuple[Sentence, float]]] = {}
-    for (article, sentence, position), cosine in zip(found, similarity):
-        by_hit.setdefault(position, []).append((sentence, float(cosine)))
-    top_retrieval = hits[0].score if hits else 1.0
+        terms = question_terms(question, frequency, documents)
+        features = feature_rows(terms, found, cosines, [h.score for h in hits[q]])
+        first_stage.append((terms, features, scorer.probabilities(features)))
+    reranker = load_reranker(settings.reranker)
+    read = [best_prose(found, probabilities, settings.reranked)
+            for found, (_, _, probabilities) in zip(candidates, first_stage)]
+    logits = reranker.scores([
+        (question, candidates[q][i].text) for q, question in enumerate(questions) for i in read[q]
+    ]) if reranker is not None else np.zeros(0, dtype=np.float32)
     scored = []
-    for position, sentences in by_hit.items():
-        hit = hits[position]
-        article = hit.passages[0].article
-        sentences.sort(key=lambda item: item[0].start)
-        start, end, score, evidence, matched = _best_window(
-            article, sentences, weights, wanted, question, settings
-        )
-        rank_score = score + settings.retrieval_weight * hit.score / top_retrieval
-        scored.append((rank_score, evidence, article, start, end, matched, hit))
-    scored.sort(key=lambda item: -item[0])
-    quotes = []
-    for rank, (_, score, article, start, end, matched, hit) in enumerate(scored[:k], start=1):
-        chunk_id = next(
-            (p.chunk.id for p in hit.passages if p.chunk.start <= start < p.chunk.end),
-            hit.passages[0].chunk.id,
-        )
-        quotes.append(
-            Quote(
-                rank=rank,
-                text=article.text[start:end],
-                score=round(score, 4),
-                article=article,
-                start=start,
-                end=end,
-                line=article.line_at(start),
-                chunk_id=chunk_id,
-                matched_terms=tuple(sorted(matched)),
-                copies=tuple(index.copies_of(article.id)),
-            )
-        )
+    offset = 0
+    for q, (terms, features, probabilities) in enumerate(first_stage):
+        chosen = read[q] if reranker is not None else []
+        final, evidence = final_scores(probabilities, features, chosen,
+                                       logits[offset : offset + len(chosen)], scorer, reranker,
+                                       candidates[q])
+        offset += len(chosen)
+        scored.append(ScoredQuestion(queries[q], terms, tuple(hits[q]), tuple(candidates[q]),
+                                     features, final, evidence))
+    return scored
+
+
+def abstention_threshold(scorer: SentenceScorer, reranker: str) -> float:
+    """The fitted threshold on ``ScoredQuestion.evidence`` for this reranker setting."""
+    return scorer.rerank_min_score if reranker == PACKAGED else scorer.min_score
+
+
+def best_prose(candidates: Sequence[Candidate], scores: np.ndarray, count: int) -> list[int]:
+    """The ``count`` best-scoring candidates that are prose (all candidates if none is)."""
+    prose = [i for i, c in enumerate(candidates) if not c.sentences.furniture[c.position]]
+    pool = prose or list(range(len(candidates)))
+    return sorted(pool, key=lambda i: -float(scores[i]))[:count]
+
+
+def final_scores(
+    probabilities: np.ndarray,
+    features: np.ndarray,
+    read: list[int],
+    logits: np.ndarray,
+    scorer: SentenceScorer,
+    reranker: Reranker | None,
+    candidates: Sequence[Candidate],
+) -> tuple[np.ndarray, float]:
+    """Final scores and the abstention evidence. The packaged cross-encoder's logit and the
+    scorer's are combined by weights fitted with it (bench/fit_scorer.py); a named cross-encoder's
+    own score orders what it read. Sentences it did not read are scaled below those it did. The
+    evidence is the fitted probability that the archive answers at all, from the best prose
+    sentence's similarity, coverage and BM25 (and cross-encoder logit, for the packaged one)."""
+    prose = [i for i, c in enumerate(candidates) if not c.sentences.furniture[c.position]] or \
+        list(range(len(candidates)))
+    packaged = reranker is not None and reranker.name == PACKAGED and len(read) > 0
+    best_cross = float(logits.max()) if packaged else 0.0
+    evidence = scorer.answerability(features[prose], best_cross, reranked=packaged) \
+        if prose else 0.0
+    if reranker is None or not read:
+        return probabilities, evidence
+    if packaged:
+        first = np.log(np.clip(probabilities[read], 1e-6, 1 - 1e-6))
+        first -= np.log1p(-np.clip(probabilities[read], 1e-6, 1 - 1e-6))
+        read_scores = scorer.rerank(logits, first)
+    else:
+        read_scores = logits
+    final = probabilities.copy()
+    floor = float(read_scores.min())
+    cut = max(float(probabilities[read].min()), 1e-9)
+    final *= max(floor, 0.0) / cut  # the unread stay below every read sentence
+    final[read] = read_scores
+    return final.astype(np.float32), evidence
+
+
+def choose_quotes(index: Index, scored: ScoredQuestion, k: int, settings: AnswerSettings) -> list[Quote]:
+    """The best sentences as quotes, best first: at most ``quotes_per_article`` from one article
+    and none touching another quote; page furniture only when no prose sentence is left."""
+    candidates, scores = scored.candidates, scored.scores
+    prose = [i for i, c in enumerate(candidates) if not c.sentences.furniture[c.position]]
+    pool = prose or list(range(len(candidates)))
+    order = sorted(pool, key=lambda i: -float(scores[i]))
+    used: dict[int, list[tuple[int, int]]] = {}  # hit rank -> candidate index spans quoted
+    quotes: list[Quote] = []
+    for i in order:
+        if len(quotes) == k:
+            break
+        hit = candidates[i].hit_rank
+        taken = used.setdefault(hit, [])
+        if len(taken) >= settings.quotes_per_article:
+            continue
+        first, last = _window(candidates, scores, i, settings.context_ratio, set(prose))
+        if any(first - 1 <= other_last and other_first - 1 <= last for other_first, other_last in taken):
+            continue  # touches a quote of this article already chosen
+        taken.append((first, last))
+        quotes.append(_quote(index, scored, len(quotes) + 1, i, first, last))
     return quotes
 
 
-def _best_window(
-    article: Article,
-    sentences: list[tuple[Sentence, float]],
-    weights: dict[str, float],
-    wanted: str | None,
-    question: str,
-    settings: AnswerSettings,
-) -> tuple[int, int, float, set[str]]:
-    """The run of 1..max_sentences adjacent sentences with the best score: its span, that score,
-    its evidence (similarity to the question plus the question's words it holds) and terms."""
-    total_weight = sum(weights.values()) or 1.0
-    texts = [article.text[s.start : s.end] for s, _ in sentences]
-    terms = [set(tokenize(t)) & weights.keys() for t in texts]
-    bonus = [
-        settings.answer_type_weight * has_answer_type(t, wanted, question)
-        - settings.question_penalty * t.rstrip("”\"' ").endswith("?")
-        for t in texts
+def _window(
+    candidates: Sequence[Candidate], scores: np.ndarray, best: int, ratio: float, prose: set[int]
+) -> tuple[int, int]:
+    """The best sentence, with a neighbour in its paragraph that scores ``ratio`` of it."""
+    here = candidates[best]
+    paragraph = here.sentences.paragraphs[here.position]
+    neighbours = [
+        j for j in (best - 1, best + 1)
+        if 0 <= j < len(candidates) and j in prose and candidates[j].sentences is here.sentences
+        and candidates[j].sentences.paragraphs[candidates[j].position] == paragraph
+        and scores[j] >= ratio * scores[best]
     ]
-    best: tuple[float, float, int, int, set[str]] | None = None
-    for first in range(len(sentences)):
-        covered: set[str] = set()
-        top_cosine = -1.0
-        top_bonus = -1.0
-        for last in range(first, min(first + settings.max_sentences, len(sentences))):
-            if last > first and not _adjacent(article.text, sentences[last - 1][0], sentences[last][0]):
-                break
-            covered |= terms[last]
-            top_cosine = max(top_cosine, sentences[last][1])
-            top_bonus = max(top_bonus, bonus[last])
-            coverage = sum(weights[t] for t in covered) / total_weight
-            # Each extra sentence must pay for itself with words of the question it adds.
-            evidence = top_cosine + settings.coverage_weight * coverage
-            score = evidence + top_bonus - 0.05 * (last - first)
-            if best is None or score > best[0]:
-                best = (score, evidence, first, last, set(covered))
-    assert best is not None
-    score, evidence, first, last, covered = best
-    return sentences[first][0].start, sentences[last][0].end, score, evidence, covered
+    if not neighbours:
+        return best, best
+    partner = max(neighbours, key=lambda j: float(scores[j]))
+    return min(best, partner), max(best, partner)
 
 
-def _adjacent(text: str, before: Sentence, after: Sentence) -> bool:
-    """Whether only whitespace within one paragraph separates two sentences."""
-    gap = text[before.end : after.start]
-    return gap.strip() == "" and gap.count("\n") <= 1
+def _quote(index: Index, scored: ScoredQuestion, rank: int, best: int, first: int, last: int) -> Quote:
+    candidates = scored.candidates
+    article = candidates[best].article
+    start, end = candidates[first].sentence.start, candidates[last].sentence.end
+    matched = set()
+    for j in range(first, last + 1):
+        matched.update(t for t in candidates[j].sentences.terms[candidates[j].position]
+                       if t in scored.terms.weights)
+    span = answer_span(candidates[best], scored.terms)
+    return Quote(
+        rank=rank,
+        text=article.text[start:end],
+        score=round(float(scored.scores[best]), 4),
+        article=article,
+        start=start,
+        end=end,
+        line=article.line_at(start),
+        chunk_id=candidates[best].sentences.chunk_ids[candidates[best].position],
+        matched_terms=tuple(sorted(matched)),
+        copies=tuple(index.copies_of(article.id)),
+        answer_start=None if span is None else span[0],
+        answer_end=None if span is None else span[1],
+    )
 
 
-def _term_weights(index: Index, question: str) -> dict[str, float]:
-    """IDF weights of the question's index terms."""
-    frequency = index.document_frequency
-    total = max(index.chunk_count, 1)
-    return {
-        term: math.log(1 + total / (1 + frequency.get(term, 0)))
-        for term in set(tokenize(question))
-    }
+def answer_span(candidate: Candidate, terms: QuestionTerms) -> tuple[int, int] | None:
+    """Where in the article the answer most likely is within a candidate sentence: the mention of
+    the asked kind (or the quoted speech) nearest the question's words; None when none is."""
+    kind = terms.kind
+    if kind is None:
+        return None
+    text = candidate.text
+    mentions = [
+        m for m in candidate.sentences.mentions[candidate.position]
+        if matches_kind(m, kind) and not _asked_already(text, m, terms)
+    ]
+    if not mentions:
+        return None
+    anchors = [(s + e) / 2 for s, e in term_spans(text, set(terms.weights))]
 
+    def distance(mention) -> tuple[int, float, int]:  # type: ignore[no-untyped-def]
+        exact = mention.kind == kind
+        middle = (mention.start + mention.end) / 2
+        near = min((abs(middle - a) for a in anchors), default=0.0)
+        return (0 if exact else 1, near, mention.start)
 
-_NUMBER_QUESTION = re.compile(
-    r"\bhow (?:many|much|long|old|far|big|high|tall|large|often)\b|\bwhat (?:percentage|percent|"
-    r"number|amount|age|price|magnitude|temperature)\b", re.I)
-_TIME_QUESTION = re.compile(r"\bwhen\b|\bwhat (?:year|date|day|month|time)\b|\bhow soon\b", re.I)
-_NAME_QUESTION = re.compile(r"\b(?:who|whom|whose|which|where|what)\b", re.I)
-_NUMBER = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
-    r"fifty|hundred|thousand|million|billion|trillion|dozen|half)\b", re.I)
-_TIME = re.compile(
-    r"\b(?:\d{4}|january|february|march|april|may|june|july|august|september|october|november|"
-    r"december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tomorrow|"
-    r"yesterday|week|month|year|soon|later|next|last|days?|hours?)\b", re.I)
-_CAPITALIZED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'-]+")
-
-
-def answer_type(question: str) -> str | None:
-    """What kind of answer a question asks for: ``number``, ``time``, ``name`` or None."""
-    if _NUMBER_QUESTION.search(question):
-        return "number"
-    if _TIME_QUESTION.search(question):
-        return "time"
-    if _NAME_QUESTION.search(question):
-        return "name"
-    return None
-
-
-def has_answer_type(text: str, wanted: str | None, question: str) -> bool:
-    """Whether ``text`` holds something of the wanted kind that the question does not."""
-    if wanted == "number":
-        return bool(_NUMBER.search(text))
-    if wanted == "time":
-        return bool(_TIME.search(text))
-    if wanted == "name":
-        asked = {w.lower() for w in _WORD.findall(question)}
-        return any(m.group().lower() not in asked for m in _CAPITALIZED.finditer(text))
-    return False
+    if kind == QUOTE:
+        best = max(mentions, key=lambda m: m.end - m.start)
+    else:
+        best = min(mentions, key=distance)
+    offset = candidate.sentence.start
+    return offset + best.start, offset + best.end

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from qa.answer import ask
+from qa.answer import AnswerSettings, ask
 from qa.errors import InputError, QAError
 from qa.index import Index
 from qa.lexical import words
@@ -73,6 +73,7 @@ class ChatSession:
     filters: Filters = field(default_factory=Filters)
     json_mode: bool = False
     turns: list[Turn] = field(default_factory=list)
+    settings: AnswerSettings = field(default_factory=AnswerSettings)
 
     def handle(self, line: str) -> Reply:
         """Answer a question or run a command; user mistakes come back as a message."""
@@ -91,7 +92,8 @@ class ChatSession:
     def _question(self, question: str) -> Reply:
         previous = self.turns[-1].subject if self.turns else []
         understood, subject = expand_follow_up(question, previous)
-        answer = ask(self.index, understood, k=self.k, as_of=self.as_of, filters=self.filters)
+        answer = ask(self.index, understood, k=self.k, as_of=self.as_of, filters=self.filters,
+                     settings=self.settings)
         answer = replace(answer, question=question)
         self.turns.append(Turn(question, understood, answer, len(answer.quotes), subject))
         return Reply(answer=answer, understood_as=understood if understood != question else None)
@@ -99,7 +101,7 @@ class ChatSession:
     def _more(self) -> Reply:
         turn = self._last_turn()
         wider = ask(self.index, turn.understood_as, k=turn.shown + self.k, as_of=self.as_of,
-                    filters=self.filters)
+                    filters=self.filters, settings=self.settings)
         if len(wider.quotes) <= turn.shown:
             return Reply(text="No more quotes for that question.")
         first = turn.shown + 1

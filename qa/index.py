@@ -762,6 +762,22 @@ class Index:
             chunks.append(Chunk(r[1], r[2], r[3], r[4], r[5], article.text[r[4] : r[5]], sentences))
         return chunks
 
+    def article_sentences(self, article_id: str) -> tuple[tuple[Sentence, ...], tuple[str, ...]]:
+        """Every sentence of an article in text order, with its vector row, and the id of the
+        first chunk that holds each."""
+        sentences: list[Sentence] = []
+        chunk_ids: list[str] = []
+        last_start = -1
+        for chunk_id, stored in self._store.execute(
+            "SELECT id, sentences FROM chunks WHERE article_id = ? ORDER BY ordinal", (article_id,)
+        ):
+            for start, end, row in json.loads(stored):
+                if start > last_start:  # overlapping chunks share their edge sentences
+                    sentences.append(Sentence(start, end, row))
+                    chunk_ids.append(chunk_id)
+                    last_start = start
+        return tuple(sentences), tuple(chunk_ids)
+
     @property
     def chunk_owners(self) -> list[str]:
         """The article id of every chunk row (loaded once: ranking by article needs no text)."""

@@ -91,6 +91,8 @@ class Quote:
     chunk_id: str
     matched_terms: tuple[str, ...] = ()
     copies: tuple[Article, ...] = ()  # other outlets' copies of the same story
+    answer_start: int | None = None  # article.text[answer_start:answer_end]: the span that most
+    answer_end: int | None = None  # likely answers, inside the quote; None when none stands out
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,10 @@ def quote_as_dict(quote: Quote) -> dict[str, Any]:
         "chunk_id": quote.chunk_id,
         "matched_terms": list(quote.matched_terms),
         "copies": [article_as_dict(a) for a in quote.copies],
+        "answer_start": quote.answer_start,
+        "answer_end": quote.answer_end,
+        "answer": None if quote.answer_start is None
+        else quote.article.text[quote.answer_start : quote.answer_end],
     }
 
 
@@ -96,7 +100,7 @@ def quote_citation(quote: Quote) -> str:
 
 def render_answer(answer: Answer, console: Any, first_rank: int = 1) -> None:
     """Print an answer: each quote (from ``first_rank`` on) with the question's words
-    highlighted, then its citation."""
+    highlighted and the span that most likely answers in bold, then its citation."""
     from rich.text import Text
 
     if answer.time_scope is not None and first_rank == 1:
@@ -113,7 +117,11 @@ def render_answer(answer: Answer, console: Any, first_rank: int = 1) -> None:
         text = safe_text(quote.text)
         quoted = Text("“" + text + "”", style=None if answer.answered else "dim")
         for start, end in term_spans(text, set(quote.matched_terms)):
-            quoted.stylize("bold cyan", start + 1, end + 1)
+            quoted.stylize("cyan", start + 1, end + 1)
+        if quote.answer_start is not None and quote.answer_end is not None:
+            before = len(safe_text(quote.text[: quote.answer_start - quote.start]))
+            inside = len(safe_text(quote.text[quote.answer_start - quote.start : quote.answer_end - quote.start]))
+            quoted.stylize("bold", before + 1, before + inside + 1)
         body.append_text(quoted)
         console.print(body)
         console.print(

@@ -61,10 +61,70 @@ def test_quotes_are_verbatim_and_point_at_their_line_in_the_file(demo_index):
             assert first_words in original.replace("&quot;", '"')
 
 
-def test_each_quote_comes_from_a_different_article(demo_index):
-    answer = ask(demo_index, "Russian air strikes in Syria", k=5)
-    ids = [q.article.id for q in answer.quotes]
-    assert len(ids) == len(set(ids)) == 5
+def test_an_article_gives_at_most_two_quotes_and_they_never_touch(demo_index):
+    answer = ask(demo_index, "Russian air strikes in Syria", k=8)
+    assert len(answer.quotes) == 8
+    by_article: dict[str, list] = {}
+    for quote in answer.quotes:
+        by_article.setdefault(quote.article.id, []).append(quote)
+    assert max(len(quotes) for quotes in by_article.values()) <= 2
+    assert len(by_article) >= 4
+    for quotes in by_article.values():
+        for first, second in zip(quotes, quotes[1:]):
+            gap = quote_gap(first, second)
+            assert gap.strip(), "two quotes of one article are adjacent sentences"
+
+
+def quote_gap(first, second) -> str:
+    """The article text between two quotes of one article."""
+    low, high = sorted((first, second), key=lambda q: q.start)
+    assert low.end <= high.start
+    return low.article.text[low.end : high.start]
+
+
+# Each asks for a kind of answer; the sentence that answers must come first, with the answer
+# span (bold in the terminal, answer_start/answer_end in --json) inside it.
+ANSWERING_SENTENCES = [
+    ("How many people died on the Russian plane?", "killed all 224 people aboard", "224"),
+    ("Who leads the Liwa Suqour al-Jabal rebel group?", "Hassan Haj Ali, head of the Liwa Suqour",
+     "Hassan Haj Ali"),
+    ("What did Haj Ali say about Bashar?", "there is no alternative to Bashar",
+     "“Russia is challenging everyone and saying there is no alternative to Bashar”"),
+]
+
+
+@pytest.mark.parametrize("question, sentence, span", ANSWERING_SENTENCES)
+def test_the_answering_sentence_comes_first_with_its_answer_span_inside(
+    demo_index, question, sentence, span
+):
+    first = ask(demo_index, question, k=3).quotes[0]
+    assert sentence in first.text
+    assert first.start <= first.answer_start < first.answer_end <= first.end
+    assert first.article.text[first.answer_start : first.answer_end] == span
+
+
+def test_a_heading_is_never_quoted_when_a_sentence_exists(demo_index):
+    heading = "Lavrov Critiques U.S. Military Operation"
+    for question in ("Lavrov critiques U.S. military operation", "What did Lavrov critique?",
+                     "What did Lavrov say about the U.S. military operation?"):
+        for quote in ask(demo_index, question, k=10).quotes:
+            assert heading not in quote.text
+
+
+def test_answer_spans_lie_inside_their_quotes(demo_index):
+    for question, _, _ in FACTS + [(q, None, None) for q, _, _ in ANSWERING_SENTENCES]:
+        for quote in ask(demo_index, question, k=5).quotes:
+            if quote.answer_start is not None:
+                assert quote.start <= quote.answer_start < quote.answer_end <= quote.end
+
+
+def test_without_the_cross_encoder_answers_still_come_from_the_scorer(demo_index):
+    from qa.answer import AnswerSettings
+
+    answer = ask(demo_index, "How many people died on the Russian plane?", k=3,
+                 settings=AnswerSettings(reranker="none"))
+    assert answer.answered
+    assert "224" in " ".join(q.text for q in answer.quotes)
 
 
 @pytest.fixture(scope="module")

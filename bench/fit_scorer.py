@@ -1,0 +1,346 @@
+"""Fit the answer-sentence scorer (qa/data/sentence_scorer.json) and report it on held-out
+questions. Reproduces the shipped file from the data:
+
+    python bench/fit_scorer.py [--data ../shared/data] [--write]
+
+Fitted on (never reported on):
+- squadshifts-train, Reddit and Amazon: the questions on paragraphs whose id hashes outside the
+  validation fifth (``validation_paragraph``);
+- realtimeqa-dev: the questions of the earlier weeks (asked up to ``FIT_UNTIL``).
+Reported on: the squadshifts validation fifth, and realtimeqa-dev's later weeks, each asked as
+of its date. The abstention threshold is fitted on the realtimeqa fit weeks against
+bench/out_of_archive.jsonl and reported on the report weeks against
+bench/out_of_archive_report.jsonl.
+
+Model: logistic regression over qa.features.FEATURES, standardized, each question weighing the
+same in total; realtimeqa's fit questions together weigh ``--news-weight`` times squadshifts'.
+The regularization and that weight are chosen by leave-one-week-out cross-validation on the fit
+weeks only. Feature rows are cached in bench/.cache/features (delete it after changing features).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from qa.answer import (  # noqa: E402
+    AnswerSettings, ScoredQuestion, best_prose, choose_quotes, final_scores, score_questions,
+)
+from qa.evaluate import GoldQuestion, _normalize_text, evaluate, load_gold  # noqa: E402
+from qa.features import FEATURES  # noqa: E402
+from qa.index import Index, build_index  # noqa: E402
+from qa.scorer import SCORER_FILE, SentenceScorer, scorer_from_dict  # noqa: E402
+
+FIT_UNTIL = date(2022, 7, 14)  # realtimeqa-dev weeks asked up to this day are fitted on
+CACHE = REPO / "bench" / ".cache"
+NEUTRAL = SentenceScorer(np.zeros(len(FEATURES), np.float32), np.ones(len(FEATURES), np.float32),
+                         np.zeros(len(FEATURES), np.float32), 0.0, 0.5)
+
+
+def validation_paragraph(paragraph_id: str) -> bool:
+    """The squadshifts validation fifth: paragraphs whose id hashes to 0 mod 5."""
+    return int(hashlib.sha1(paragraph_id.encode()).hexdigest(), 16) % 5 == 0
+
+
+def ensure_index(files: list[Path], index_dir: Path) -> Index:
+    if not (index_dir / "CURRENT").exists():
+        started = time.monotonic()
+        report = build_index(files, index_dir, show_progress=sys.stderr.isatty())
+        print(f"built {index_dir.name}: {report.chunks} chunks in {time.monotonic() - started:.0f}s",
+              file=sys.stderr)
+    return Index.open(index_dir)
+
+
+def question_rows(index: Index, gold: list[GoldQuestion], name: str, use_dates: bool):
+    """Feature rows, labels and question ids of every candidate sentence (cached on disk)."""
+    path = CACHE / "features" / f"{name}.npz"
+    if path.exists():
+        cached = np.load(path)
+        if list(cached["features"]) == list(FEATURES):
+            return cached["rows"], cached["labels"], cached["groups"], cached["furniture"]
+    rows, labels, groups, furniture = [], [], [], []
+    for first in range(0, len(gold), 64):
+        batch = gold[first : first + 64]
+        scored = score_questions(
+            index, [g.question for g in batch], k=10,
+            as_of=[g.date if use_dates else None for g in batch],
+            settings=AnswerSettings(scorer=NEUTRAL, reranker="none"),
+        )
+        for offset, (item, found) in enumerate(zip(batch, scored)):
+            answers = [_normalize_text(a) for a in item.answers if a.strip()]
+            rows.append(found.features)
+            labels.append([any(a in _normalize_text(c.text) for a in answers) for c in found.candidates])
+            groups.append(np.full(len(found.candidates), first + offset))
+            furniture.append([c.sentences.furniture[c.position] for c in found.candidates])
+    result = (np.vstack(rows), np.concatenate(labels).astype(bool), np.concatenate(groups),
+              np.concatenate(furniture).astype(bool))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, rows=result[0], labels=result[1], groups=result[2],
+                        furniture=result[3], features=np.array(FEATURES))
+    return result
+
+
+def selection_rows(index: Index, gold: list[GoldQuestion], name: str):
+    """Feature rows and labels of the sentences of each question's own paragraph: answer-sentence
+    selection with the right article given (article-level features are then constant, so these
+    questions teach the scorer only how a sentence answers). Labels: the sentence holds a gold
+    answer. Cached like ``question_rows``."""
+    from qa.candidates import Candidate, sentences_of
+    from qa.features import feature_rows, question_terms
+
+    path = CACHE / "features" / f"{name}.npz"
+    if path.exists():
+        cached = np.load(path)
+        if list(cached["features"]) == list(FEATURES):
+            return cached["rows"], cached["labels"], cached["groups"], cached["furniture"]
+    frequency, documents = index.document_frequency, index.chunk_count
+    rows, labels, groups, furniture = [], [], [], []
+    for first in range(0, len(gold), 256):
+        batch = gold[first : first + 256]
+        vectors = index.encoder.encode([g.question for g in batch])
+        for offset, item in enumerate(batch):
+            analysed = sentences_of(index, index.article(item.sources[0]))
+            found = [Candidate(analysed, p, 0, 1.0) for p in range(len(analysed.sentences))]
+            sentence_vectors = np.asarray(
+                index.sentence_vectors[[s.vector_row for s in analysed.sentences]], dtype=np.float32)
+            terms = question_terms(item.question, frequency, documents)
+            rows.append(feature_rows(terms, found, sentence_vectors @ vectors[offset], [1.0]))
+            answers = [_normalize_text(a) for a in item.answers if a.strip()]
+            labels.append([any(a in _normalize_text(c.text) for a in answers) for c in found])
+            groups.append(np.full(len(found), first + offset))
+            furniture.append(list(analysed.furniture))
+    result = (np.vstack(rows), np.concatenate(labels).astype(bool), np.concatenate(groups),
+              np.concatenate(furniture).astype(bool))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, rows=result[0], labels=result[1], groups=result[2],
+                        furniture=result[3], features=np.array(FEATURES))
+    return result
+
+
+def fit(parts, news_weight: float, c: float) -> SentenceScorer:
+    """Logistic regression on (rows, labels, groups, furniture, is_news) parts: furniture and
+    questions without a positive left out, each question weighing the same in total."""
+    from sklearn.linear_model import LogisticRegression
+
+    xs, ys, ws = [], [], []
+    for rows, labels, groups, furniture, news in parts:
+        keep = ~furniture
+        rows, labels, groups = rows[keep], labels[keep], groups[keep]
+        answerable = np.isin(groups, np.unique(groups[labels]))
+        rows, labels, groups = rows[answerable], labels[answerable], groups[answerable]
+        _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+        weights = 1.0 / counts[inverse]
+        share = news_weight if news else 1.0
+        xs.append(rows), ys.append(labels), ws.append(share * weights / weights.sum())
+    x, y, weights = np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    model = LogisticRegression(C=c, max_iter=3000)
+    model.fit((x - mean) / scale, y, sample_weight=weights * len(weights) / weights.sum())
+    return SentenceScorer(mean.astype(np.float32), scale.astype(np.float32),
+                          model.coef_[0].astype(np.float32), float(model.intercept_[0]), 0.5)
+
+
+def top_hits(scores, labels, groups, furniture, depth: int = 1) -> float:
+    """Share of questions with a gold answer in one of the ``depth`` best-scored prose
+    sentences."""
+    scores = np.where(furniture, -np.inf, scores)
+    found = 0
+    questions = np.unique(groups)
+    for g in questions:
+        members = np.flatnonzero(groups == g)
+        found += bool(labels[members[np.argsort(-scores[members], kind="stable")[:depth]]].any())
+    return found / len(questions)
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p) - np.log1p(-p)
+
+
+def cross_validated(squad_rows, news_rows, weeks):
+    """Leave one realtimeqa fit week out: the regularization and news weight with the best
+    top-1 sentence on the held-out weeks, and the out-of-fold scores of every news row."""
+    best = None
+    for news_weight in (0.3, 1.0, 3.0):
+        for c in (0.1, 1.0):
+            out_of_fold = np.zeros(len(news_rows[0]), dtype=np.float32)
+            for week in sorted(set(weeks)):
+                held = weeks == week
+                train_news = tuple(part[~held] for part in news_rows) + (True,)
+                scorer = fit([squad_rows + (False,), train_news], news_weight, c)
+                out_of_fold[held] = scorer.probabilities(news_rows[0][held])
+            hits = top_hits(out_of_fold, *news_rows[1:])
+            print(f"news weight {news_weight}, C {c}: cross-validated top-1 sentence {hits:.3f}",
+                  file=sys.stderr)
+            if best is None or hits > best[0]:
+                best = (hits, news_weight, c, out_of_fold)
+    return best[1:]
+
+
+def fit_combination(dev: Index, news_fit, news_rows, out_of_fold, depth: int):
+    """Weights of (cross-encoder logit, scorer logit) for the sentences the cross-encoder reads:
+    logistic regression on the fit weeks' ``depth`` best sentences by out-of-fold scores."""
+    from sklearn.linear_model import LogisticRegression
+
+    from qa.rerank import load_reranker
+
+    rows, labels, groups, furniture = news_rows
+    reranker = load_reranker()
+    pairs, first, wanted = [], [], []
+    scored = score_questions(dev, [g.question for g in news_fit], k=10,
+                             as_of=[g.date for g in news_fit],
+                             settings=AnswerSettings(scorer=NEUTRAL, reranker="none"))
+    for q, found in enumerate(scored):
+        members = np.flatnonzero(groups == q)
+        probabilities = out_of_fold[members]
+        for i in best_prose(found.candidates, probabilities, depth):
+            pairs.append((news_fit[q].question, found.candidates[i].text))
+            first.append(logit(probabilities[i:i + 1])[0])
+            wanted.append(labels[members[i]])
+    cross = reranker.scores(pairs)
+    x = np.column_stack([cross, first])
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(x, np.array(wanted))
+    return tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0])
+
+
+def choose_threshold(index: Index, answerable, settings: AnswerSettings) -> tuple[float, str]:
+    """The abstention threshold with the best balance of fit-week questions answered and
+    bench/out_of_archive.jsonl questions declined."""
+    outside = load_gold(REPO / "bench" / "out_of_archive.jsonl")
+    inside = [s.evidence for s in score_questions(
+        index, [g.question for g in answerable], k=10, as_of=[g.date for g in answerable],
+        settings=settings)]
+    out = [s.evidence for s in score_questions(
+        index, [g.question for g in outside], k=10, settings=settings)]
+    best = None
+    for threshold in np.unique(np.round(np.concatenate([inside, out]), 4)):
+        answered = float(np.mean(np.array(inside) >= threshold))
+        declined = float(np.mean(np.array(out) < threshold))
+        if best is None or answered + declined > best[0]:
+            best = (answered + declined, float(threshold), answered, declined)
+    note = (f"threshold {best[1]:.4f}: fit weeks answered {best[2]:.3f}, "
+            f"bench/out_of_archive.jsonl declined {best[3]:.3f}")
+    return best[1], note
+
+
+def selection_top1(index: Index, gold, settings: AnswerSettings) -> float:
+    """Answer-sentence selection with the right paragraph given: the share of questions whose
+    first quote, chosen among the sentences of their own paragraph, holds a gold answer."""
+    from qa.candidates import Candidate, sentences_of
+    from qa.features import feature_rows, question_terms
+    from qa.rerank import load_reranker
+
+    scorer = settings.scorer
+    reranker = load_reranker(settings.reranker)
+    frequency, documents = index.document_frequency, index.chunk_count
+    found = 0
+    for first in range(0, len(gold), 256):
+        batch = gold[first : first + 256]
+        vectors = index.encoder.encode([g.question for g in batch])
+        for offset, item in enumerate(batch):
+            analysed = sentences_of(index, index.article(item.sources[0]))
+            candidates = [Candidate(analysed, p, 0, 1.0) for p in range(len(analysed.sentences))]
+            matrix = np.asarray(index.sentence_vectors[[s.vector_row for s in analysed.sentences]],
+                                dtype=np.float32)
+            terms = question_terms(item.question, frequency, documents)
+            rows = feature_rows(terms, candidates, matrix @ vectors[offset], [1.0])
+            probabilities = scorer.probabilities(rows)
+            read = best_prose(candidates, probabilities, settings.reranked) if reranker else []
+            logits = reranker.scores([(item.question, candidates[i].text) for i in read]) \
+                if reranker else np.zeros(0)
+            scores, evidence = final_scores(probabilities, rows, read, logits, scorer, reranker,
+                                            candidates)
+            scored = ScoredQuestion(None, terms, (), tuple(candidates), rows, scores, evidence)
+            quotes = choose_quotes(index, scored, 1, settings)
+            answers = [_normalize_text(a) for a in item.answers if a.strip()]
+            found += bool(quotes) and any(a in _normalize_text(quotes[0].text) for a in answers)
+    return found / len(gold)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
+    parser.add_argument("--write", action="store_true", help="write qa/data/sentence_scorer.json")
+    options = parser.parse_args()
+    data = Path(options.data)
+    dev = ensure_index([data / "realtimeqa-dev" / "articles.jsonl"], CACHE / "dev-index")
+    squad = ensure_index(
+        [data / "squadshifts-train" / f"{name}-articles.jsonl" for name in ("reddit", "amazon")],
+        CACHE / "squadshifts-index",
+    )
+    news = load_gold(data / "realtimeqa-dev" / "questions.jsonl")
+    news_fit = [g for g in news if g.date and g.date <= FIT_UNTIL]
+    news_report = [g for g in news if not (g.date and g.date <= FIT_UNTIL)]
+    squad_gold = [g for name in ("reddit", "amazon")
+                  for g in load_gold(data / "squadshifts-train" / f"{name}-questions.jsonl")]
+    squad_fit = [g for g in squad_gold if not validation_paragraph(g.sources[0])]
+    squad_validation = [g for g in squad_gold if validation_paragraph(g.sources[0])]
+    print(f"fit: {len(squad_fit)} squadshifts + {len(news_fit)} realtimeqa questions "
+          f"(weeks to {FIT_UNTIL}); report: {len(squad_validation)} squadshifts validation + "
+          f"{len(news_report)} realtimeqa questions", file=sys.stderr)
+
+    squad_rows = selection_rows(squad, squad_fit, "squad-select-fit")
+    news_rows = question_rows(dev, news_fit, "news-fit", use_dates=True)
+    weeks = np.array([str(news_fit[g].date) for g in news_rows[2]])
+    news_weight, c, out_of_fold = cross_validated(squad_rows, news_rows, weeks)
+    scorer = fit([squad_rows + (False,), news_rows + (True,)], news_weight, c)
+    print(f"chosen: news weight {news_weight}, C {c}", file=sys.stderr)
+    for name, value in sorted(zip(FEATURES, scorer.weights), key=lambda item: -abs(item[1])):
+        print(f"  {name:24} {value:+.3f}", file=sys.stderr)
+    depth = AnswerSettings().reranked
+    weights, bias = fit_combination(dev, news_fit, news_rows, out_of_fold, depth)
+    print(f"cross-encoder combination: {weights}, bias {bias:.3f}", file=sys.stderr)
+    scorer = replace(scorer, rerank_weights=weights, rerank_bias=bias)
+    alone, alone_note = choose_threshold(dev, news_fit, AnswerSettings(scorer=scorer, reranker="none"))
+    reranked, reranked_note = choose_threshold(dev, news_fit, AnswerSettings(scorer=scorer))
+    print(f"without the cross-encoder: {alone_note}\nwith it: {reranked_note}", file=sys.stderr)
+    scorer = replace(scorer, min_score=alone, rerank_min_score=reranked, about={
+        "fitted_by": "bench/fit_scorer.py",
+        "fitted_on": f"squadshifts-train Reddit+Amazon outside the validation fifth "
+                     f"({len(squad_fit)} questions, sentences of their own paragraph); "
+                     f"realtimeqa-dev weeks to {FIT_UNTIL} ({len(news_fit)} questions); "
+                     f"thresholds: those weeks against bench/out_of_archive.jsonl",
+        "news_weight": news_weight, "C": c,
+    })
+    report(dev, squad, news_report, squad_validation, scorer)
+    if options.write:
+        SCORER_FILE.write_text(json.dumps(scorer.as_dict(), indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {SCORER_FILE}", file=sys.stderr)
+
+
+def report(dev: Index, squad: Index, news_report, squad_validation, scorer: SentenceScorer) -> None:
+    """Held-out numbers, with and without the cross-encoder."""
+    outside = load_gold(REPO / "bench" / "out_of_archive_report.jsonl")
+    print("\n| held-out set | cross-encoder | answer in top-1 quote | in top-5 quotes | hit@5 "
+          "| MRR@10 | answered | out-of-archive declined |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for reranker in ("none", "default"):
+        settings = AnswerSettings(scorer=scorer, reranker=reranker)
+        m = evaluate(dev, news_report + outside, k=10, settings=settings).metrics
+        print(f"| realtimeqa-dev report weeks ({m['with_answers']} q) + bench/out_of_archive_report.jsonl "
+              f"({m['unanswerable']} q) | {reranker} | {m['answer_in_quotes@1']} | "
+              f"{m['answer_in_quotes@5']} | {m['hit@5']} | {m['mrr@10']} | {m['answered_rate']} | "
+              f"{m['abstention_recall']} |")
+        m = evaluate(squad, squad_validation, k=10, use_dates=False, settings=settings).metrics
+        print(f"| squadshifts validation ({m['with_answers']} q), whole archive "
+              f"({squad.manifest['articles']} paragraphs) | {reranker} | {m['answer_in_quotes@1']} | "
+              f"{m['answer_in_quotes@5']} | {m['hit@5']} | {m['mrr@10']} | | |")
+        top1 = selection_top1(squad, squad_validation, settings)
+        print(f"| squadshifts validation, own paragraph given (answer-sentence selection) | "
+              f"{reranker} | {top1:.4f} | | | | | |")
+
+
+if __name__ == "__main__":
+    main()
