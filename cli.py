@@ -32,7 +32,7 @@ SourceOption = typer.Option(
     None, "--source", help="Only articles from this source (part of its name or URL); repeatable."
 )
 RerankerOption = typer.Option(
-    "none", "--reranker", envvar="QA_RERANKER", metavar="NAME",
+    "default", "--reranker", envvar="QA_RERANKER", metavar="NAME",
     help="Cross-encoder that rereads the best sentences: default (packaged), none, or a "
          "sentence-transformers CrossEncoder name or path.",
 )

@@ -215,24 +215,56 @@ def fit_combination(dev: Index, news_fit, news_rows, out_of_fold, depth: int):
     return tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0])
 
 
-def choose_threshold(index: Index, answerable, settings: AnswerSettings) -> tuple[float, str]:
-    """The abstention threshold with the best balance of fit-week questions answered and
-    bench/out_of_archive.jsonl questions declined."""
+def fit_answerability(index: Index, answerable, settings: AnswerSettings):
+    """P(the archive answers) from the best prose sentences (qa.scorer.ANSWERABILITY):
+    logistic regression of the fit weeks' questions (answerable) against
+    bench/out_of_archive.jsonl (not), and the threshold on it that best balances questions
+    answered and declined on those same questions."""
+    from sklearn.linear_model import LogisticRegression
+
+    from qa.scorer import answerability_values
+
     outside = load_gold(REPO / "bench" / "out_of_archive.jsonl")
-    inside = [s.evidence for s in score_questions(
-        index, [g.question for g in answerable], k=10, as_of=[g.date for g in answerable],
-        settings=settings)]
-    out = [s.evidence for s in score_questions(
-        index, [g.question for g in outside], k=10, settings=settings)]
+    values, labels = [], []
+    for gold, label in ((answerable, 1), (outside, 0)):
+        for found in score_questions(index, [g.question for g in gold], k=10,
+                                     as_of=[g.date for g in gold], settings=settings):
+            prose = [i for i, c in enumerate(found.candidates) if not c.sentences.furniture[c.position]]
+            values.append(answerability_values(found.features[prose], found.best_cross))
+            labels.append(label)
+    x, y = np.array(values), np.array(labels)
+    reranked = settings.reranker == "default"
+    if not reranked:
+        x[:, -1] = 0.0
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+    weights, bias = tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0])
+    p = model.predict_proba(x)[:, 1]
     best = None
-    for threshold in np.unique(np.round(np.concatenate([inside, out]), 4)):
-        answered = float(np.mean(np.array(inside) >= threshold))
-        declined = float(np.mean(np.array(out) < threshold))
+    for threshold in np.unique(np.round(p, 4)):
+        answered = float(np.mean(p[y == 1] >= threshold))
+        declined = float(np.mean(p[y == 0] < threshold))
         if best is None or answered + declined > best[0]:
             best = (answered + declined, float(threshold), answered, declined)
-    note = (f"threshold {best[1]:.4f}: fit weeks answered {best[2]:.3f}, "
+    note = (f"answerability {dict(zip(('cosine', 'coverage', 'bm25', 'cross'), np.round(weights, 3)))}"
+            f" bias {bias:.3f}; threshold {best[1]:.4f}: fit weeks answered {best[2]:.3f}, "
             f"bench/out_of_archive.jsonl declined {best[3]:.3f}")
-    return best[1], note
+    return (weights, bias), best[1], note
+
+
+def sweep_quotes(index: Index, gold, scorer: SentenceScorer) -> None:
+    """How many quotes one article may give, and when a neighbour joins a quote: answers in the
+    fit weeks' quotes for each setting (AnswerSettings' defaults come from this table)."""
+    print("\n| quotes per article | neighbour joins at | answer in top-1 | top-5 | hit@5 | MRR@10 "
+          "| words per quote |", file=sys.stderr)
+    print("| --- | --- | --- | --- | --- | --- | --- |", file=sys.stderr)
+    for per_article in (1, 2, 3):
+        for ratio in (0.5, 0.7, 0.9, 1.01):
+            settings = AnswerSettings(scorer=scorer, quotes_per_article=per_article, context_ratio=ratio)
+            report = evaluate(index, gold, k=10, settings=settings)
+            m = report.metrics
+            words = np.mean([len(q.text.split()) for r in report.results for q in r.answer.quotes[:5]])
+            print(f"| {per_article} | {ratio} | {m['answer_in_quotes@1']} | {m['answer_in_quotes@5']} "
+                  f"| {m['hit@5']} | {m['mrr@10']} | {words:.1f} |", file=sys.stderr)
 
 
 def selection_top1(index: Index, gold, settings: AnswerSettings) -> float:
@@ -303,10 +335,13 @@ def main() -> None:
     weights, bias = fit_combination(dev, news_fit, news_rows, out_of_fold, depth)
     print(f"cross-encoder combination: {weights}, bias {bias:.3f}", file=sys.stderr)
     scorer = replace(scorer, rerank_weights=weights, rerank_bias=bias)
-    alone, alone_note = choose_threshold(dev, news_fit, AnswerSettings(scorer=scorer, reranker="none"))
-    reranked, reranked_note = choose_threshold(dev, news_fit, AnswerSettings(scorer=scorer))
+    alone, alone_threshold, alone_note = fit_answerability(
+        dev, news_fit, AnswerSettings(scorer=scorer, reranker="none"))
+    reranked, reranked_threshold, reranked_note = fit_answerability(
+        dev, news_fit, AnswerSettings(scorer=scorer))
     print(f"without the cross-encoder: {alone_note}\nwith it: {reranked_note}", file=sys.stderr)
-    scorer = replace(scorer, min_score=alone, rerank_min_score=reranked, about={
+    scorer = replace(scorer, min_score=alone_threshold, rerank_min_score=reranked_threshold,
+                     answerability_alone=alone, answerability_reranked=reranked, about={
         "fitted_by": "bench/fit_scorer.py",
         "fitted_on": f"squadshifts-train Reddit+Amazon outside the validation fifth "
                      f"({len(squad_fit)} questions, sentences of their own paragraph); "
@@ -314,18 +349,51 @@ def main() -> None:
                      f"thresholds: those weeks against bench/out_of_archive.jsonl",
         "news_weight": news_weight, "C": c,
     })
+    sweep_quotes(dev, news_fit, scorer)
     report(dev, squad, news_report, squad_validation, scorer)
     if options.write:
         SCORER_FILE.write_text(json.dumps(scorer.as_dict(), indent=1) + "\n", encoding="utf-8")
         print(f"wrote {SCORER_FILE}", file=sys.stderr)
 
 
+def sentence_rrf(index: Index, gold, use_dates: bool) -> tuple[float, float]:
+    """The baseline: the same candidate sentences ranked by plain reciprocal-rank fusion of
+    their BM25 and MiniLM cosine (k=60), no per-article limit: answer in the top 1 and top 5."""
+    cosine, bm25 = FEATURES.index("cosine"), FEATURES.index("bm25_log")
+    top1 = top5 = 0
+    for first in range(0, len(gold), 64):
+        batch = gold[first : first + 64]
+        for item, found in zip(batch, score_questions(
+                index, [g.question for g in batch], k=10,
+                as_of=[g.date if use_dates else None for g in batch],
+                settings=AnswerSettings(scorer=NEUTRAL, reranker="none"))):
+            prose = np.array([i for i, c in enumerate(found.candidates)
+                              if not c.sentences.furniture[c.position]], dtype=int)
+            if not len(prose):
+                continue
+            fused = np.zeros(len(prose))
+            for column in (cosine, bm25):
+                ranks = np.argsort(np.argsort(-found.features[prose, column], kind="stable"))
+                fused += 1.0 / (60 + ranks + 1)
+            best = prose[np.argsort(-fused, kind="stable")[:5]]
+            answers = [_normalize_text(a) for a in item.answers if a.strip()]
+            holds = [any(a in _normalize_text(found.candidates[i].text) for a in answers) for i in best]
+            top1 += holds[0]
+            top5 += any(holds)
+    return top1 / len(gold), top5 / len(gold)
+
+
 def report(dev: Index, squad: Index, news_report, squad_validation, scorer: SentenceScorer) -> None:
-    """Held-out numbers, with and without the cross-encoder."""
+    """Held-out numbers, with and without the cross-encoder, and the sentence-RRF baseline."""
     outside = load_gold(REPO / "bench" / "out_of_archive_report.jsonl")
     print("\n| held-out set | cross-encoder | answer in top-1 quote | in top-5 quotes | hit@5 "
           "| MRR@10 | answered | out-of-archive declined |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    news_rrf, squad_rrf = sentence_rrf(dev, news_report, True), sentence_rrf(squad, squad_validation, False)
+    print(f"| realtimeqa-dev report weeks: baseline, sentence RRF of BM25 and MiniLM | | "
+          f"{news_rrf[0]:.4f} | {news_rrf[1]:.4f} | | | | |")
+    print(f"| squadshifts validation, whole archive: baseline, sentence RRF | | "
+          f"{squad_rrf[0]:.4f} | {squad_rrf[1]:.4f} | | | | |")
     for reranker in ("none", "default"):
         settings = AnswerSettings(scorer=scorer, reranker=reranker)
         m = evaluate(dev, news_report + outside, k=10, settings=settings).metrics

@@ -121,32 +121,36 @@ def encoder_memory(index_dir: Path, rounds: int = 5) -> list[tuple[str, str]]:
 
 
 def querying(index_dir: Path, data: Path) -> list[tuple[str, str]]:
-    from qa.answer import answer_questions, ask
+    """Warm latency and batch rate, with and without the packaged cross-encoder."""
+    from qa.answer import AnswerSettings, answer_questions, ask
     from qa.evaluate import load_gold
     from qa.index import Index
 
     index = Index.open(index_dir)
     gold = load_gold(data / "questions.jsonl")
     questions = [g.question for g in gold]
-    ask(index, questions[0])  # warm up: model, store, BM25
-    latencies = []
-    for question in questions:
-        started = time.perf_counter()
-        ask(index, question, k=5)
-        latencies.append(time.perf_counter() - started)
-    many = questions * 5
-    batch_seconds = timed(lambda: answer_questions(index, many, k=5))
+    rows = [("index", f"{index.manifest['articles']} articles, {index.chunk_count} chunks, "
+                      f"{index.manifest['sentences']} sentences")]
+    for reranker in ("default", "none"):
+        settings = AnswerSettings(reranker=reranker)
+        ask(index, questions[0], settings=settings)  # warm up: models, store, BM25
+        latencies = []
+        for question in questions:
+            started = time.perf_counter()
+            ask(index, question, k=5, settings=settings)
+            latencies.append(time.perf_counter() - started)
+        many = questions * 5
+        batch_seconds = timed(lambda s=settings: answer_questions(index, many, k=5, settings=s))
+        rows += [
+            (f"warm `ask` latency p50 / p95 (k=5, one question at a time, reranker {reranker})",
+             f"{statistics.median(latencies) * 1000:.0f} ms / "
+             f"{np.percentile(latencies, 95) * 1000:.0f} ms"),
+            (f"batch answering ({len(many)} questions, k=5, reranker {reranker})",
+             f"{len(many) / batch_seconds:.1f} questions/s"),
+        ]
     sizes = index.size_on_disk()
     size = ", ".join(f"{name} {value / 1e6:.1f} MB" for name, value in sorted(sizes.items()))
-    rows = [
-        ("index", f"{index.manifest['articles']} articles, {index.chunk_count} chunks, "
-                  f"{index.manifest['sentences']} sentences"),
-        ("warm `ask` latency p50 / p95 (k=5, one question at a time)",
-         f"{statistics.median(latencies) * 1000:.0f} ms / "
-         f"{np.percentile(latencies, 95) * 1000:.0f} ms"),
-        (f"batch answering ({len(many)} questions, k=5)", f"{len(many) / batch_seconds:.1f} questions/s"),
-        ("index size on disk", f"{sum(sizes.values()) / 1e6:.1f} MB ({size})"),
-    ]
+    rows.append(("index size on disk", f"{sum(sizes.values()) / 1e6:.1f} MB ({size})"))
     index.close()
     return rows
 
@@ -200,13 +204,18 @@ def main() -> None:
     parser.add_argument("--data", default=str(REPO.parent / "shared/data/realtimeqa-dev"))
     parser.add_argument("--index", default=str(REPO / "bench/.cache/dev-index"))
     parser.add_argument("--slice", type=int, default=200, help="articles for the indexing part")
+    parser.add_argument("--parts", default="indexing,memory,querying,cold,faiss",
+                        help="which parts to run, comma-separated")
     options = parser.parse_args()
     data, index_dir = Path(options.data), Path(options.index)
     if not (index_dir / "CURRENT").exists():
         subprocess.run([sys.executable, str(REPO / "cli.py"), "index", str(data / "articles.jsonl"),
                         "--index", str(index_dir)], check=True, cwd=REPO)
-    rows = (indexing(data, options.slice) + encoder_memory(index_dir) + querying(index_dir, data)
-            + cold_start() + faiss_scale())
+    parts = {
+        "indexing": lambda: indexing(data, options.slice), "memory": lambda: encoder_memory(index_dir),
+        "querying": lambda: querying(index_dir, data), "cold": cold_start, "faiss": faiss_scale,
+    }
+    rows = [row for name in options.parts.split(",") for row in parts[name.strip()]()]
     print("| measure | value |\n| --- | --- |")
     for name, value in rows:
         print(f"| {name} | {value} |")

@@ -13,7 +13,7 @@ import numpy as np
 
 from qa.candidates import Candidate, gather_candidates
 from qa.entities import QUOTE, matches_kind
-from qa.features import QuestionTerms, _asked_already, feature_rows, question_terms
+from qa.features import FEATURES, QuestionTerms, asked_already, feature_rows, question_terms
 from qa.index import Index
 from qa.lexical import term_spans
 from qa.models import Answer, Quote
@@ -30,7 +30,7 @@ class AnswerSettings:
     quotes_per_article: int = 2  # one article's second-best sentence may outrank other articles
     context_ratio: float = 0.5  # a neighbour scoring this share of the best joins its quote
     scorer: SentenceScorer | None = None  # None: the fitted scorer that ships with qa
-    reranker: str = "none"  # the cross-encoder: "default" (packaged), "none", or a model name
+    reranker: str = PACKAGED  # the cross-encoder: "default" (packaged), "none", or a model name
     reranked: int = 16  # the scorer's best sentences that the cross-encoder reads
     min_score: float | None = None  # None: the fitted abstention threshold
     retrieval: RetrievalSettings = RetrievalSettings()
@@ -48,6 +48,7 @@ class ScoredQuestion:
     features: np.ndarray
     scores: np.ndarray  # final: the scorer's, or the cross-encoder's for those it read
     evidence: float  # what abstention compares with its threshold
+    best_cross: float = 0.0  # the packaged cross-encoder's best logit (0 when it did not read)
 
 
 def ask(
@@ -143,9 +144,11 @@ def score_questions(
         final, evidence = final_scores(probabilities, features, chosen,
                                        logits[offset : offset + len(chosen)], scorer, reranker,
                                        candidates[q])
+        best_cross = float(logits[offset : offset + len(chosen)].max()) \
+            if reranker is not None and reranker.name == PACKAGED and chosen else 0.0
         offset += len(chosen)
         scored.append(ScoredQuestion(queries[q], terms, tuple(hits[q]), tuple(candidates[q]),
-                                     features, final, evidence))
+                                     features, final, evidence, best_cross))
     return scored
 
 
@@ -204,6 +207,7 @@ def choose_quotes(index: Index, scored: ScoredQuestion, k: int, settings: Answer
     prose = [i for i, c in enumerate(candidates) if not c.sentences.furniture[c.position]]
     pool = prose or list(range(len(candidates)))
     order = sorted(pool, key=lambda i: -float(scores[i]))
+    holds_kind = scored.features[:, FEATURES.index("has_exact_kind")] if len(candidates) else scores
     used: dict[int, list[tuple[int, int]]] = {}  # hit rank -> candidate index spans quoted
     quotes: list[Quote] = []
     for i in order:
@@ -213,7 +217,7 @@ def choose_quotes(index: Index, scored: ScoredQuestion, k: int, settings: Answer
         taken = used.setdefault(hit, [])
         if len(taken) >= settings.quotes_per_article:
             continue
-        first, last = _window(candidates, scores, i, settings.context_ratio, set(prose))
+        first, last = _window(candidates, scores, holds_kind, i, settings.context_ratio, set(prose))
         if any(first - 1 <= other_last and other_first - 1 <= last for other_first, other_last in taken):
             continue  # touches a quote of this article already chosen
         taken.append((first, last))
@@ -222,20 +226,25 @@ def choose_quotes(index: Index, scored: ScoredQuestion, k: int, settings: Answer
 
 
 def _window(
-    candidates: Sequence[Candidate], scores: np.ndarray, best: int, ratio: float, prose: set[int]
+    candidates: Sequence[Candidate],
+    scores: np.ndarray,
+    holds_kind: np.ndarray,
+    best: int,
+    ratio: float,
+    prose: set[int],
 ) -> tuple[int, int]:
-    """The best sentence, with a neighbour in its paragraph that scores ``ratio`` of it."""
+    """The best sentence, with the sentence next to it when that one scores ``ratio`` of it, or
+    holds the asked kind of answer that the best sentence lacks (news often names the answer
+    in one sentence and matches the question's words in the next)."""
     here = candidates[best]
-    paragraph = here.sentences.paragraphs[here.position]
     neighbours = [
         j for j in (best - 1, best + 1)
         if 0 <= j < len(candidates) and j in prose and candidates[j].sentences is here.sentences
-        and candidates[j].sentences.paragraphs[candidates[j].position] == paragraph
-        and scores[j] >= ratio * scores[best]
+        and (scores[j] >= ratio * scores[best] or (holds_kind[j] and not holds_kind[best]))
     ]
     if not neighbours:
         return best, best
-    partner = max(neighbours, key=lambda j: float(scores[j]))
+    partner = max(neighbours, key=lambda j: (bool(holds_kind[j]), float(scores[j])))
     return min(best, partner), max(best, partner)
 
 
@@ -247,7 +256,8 @@ def _quote(index: Index, scored: ScoredQuestion, rank: int, best: int, first: in
     for j in range(first, last + 1):
         matched.update(t for t in candidates[j].sentences.terms[candidates[j].position]
                        if t in scored.terms.weights)
-    span = answer_span(candidates[best], scored.terms)
+    span = answer_span([candidates[j] for j in range(first, last + 1)], candidates[best],
+                       scored.terms)
     return Quote(
         rank=rank,
         text=article.text[start:end],
@@ -264,30 +274,34 @@ def _quote(index: Index, scored: ScoredQuestion, rank: int, best: int, first: in
     )
 
 
-def answer_span(candidate: Candidate, terms: QuestionTerms) -> tuple[int, int] | None:
-    """Where in the article the answer most likely is within a candidate sentence: the mention of
-    the asked kind (or the quoted speech) nearest the question's words; None when none is."""
+def answer_span(
+    window: Sequence[Candidate], best: Candidate, terms: QuestionTerms
+) -> tuple[int, int] | None:
+    """Where in the article the answer most likely is within a quote's sentences: the mention of
+    the asked kind (or the quoted speech) nearest the question's words in the best sentence;
+    None when the quote holds none."""
     kind = terms.kind
     if kind is None:
         return None
-    text = candidate.text
-    mentions = [
-        m for m in candidate.sentences.mentions[candidate.position]
-        if matches_kind(m, kind) and not _asked_already(text, m, terms)
-    ]
+    mentions = []  # (start, end, exact kind) in article offsets
+    anchors = []
+    for candidate in window:
+        text, offset = candidate.text, candidate.sentence.start
+        for m in candidate.sentences.mentions[candidate.position]:
+            if matches_kind(m, kind) and not asked_already(text, m, terms):
+                mentions.append((offset + m.start, offset + m.end, m.kind == kind))
+        if candidate is best:
+            anchors = [offset + (s + e) / 2 for s, e in term_spans(text, set(terms.weights))]
     if not mentions:
         return None
-    anchors = [(s + e) / 2 for s, e in term_spans(text, set(terms.weights))]
-
-    def distance(mention) -> tuple[int, float, int]:  # type: ignore[no-untyped-def]
-        exact = mention.kind == kind
-        middle = (mention.start + mention.end) / 2
-        near = min((abs(middle - a) for a in anchors), default=0.0)
-        return (0 if exact else 1, near, mention.start)
-
     if kind == QUOTE:
-        best = max(mentions, key=lambda m: m.end - m.start)
-    else:
-        best = min(mentions, key=distance)
-    offset = candidate.sentence.start
-    return offset + best.start, offset + best.end
+        start, end, _ = max(mentions, key=lambda m: m[1] - m[0])
+        return start, end
+
+    def distance(mention: tuple[int, int, bool]) -> tuple[int, float, int]:
+        middle = (mention[0] + mention[1]) / 2
+        near = min((abs(middle - a) for a in anchors), default=0.0)
+        return (0 if mention[2] else 1, near, mention[0])
+
+    start, end, _ = min(mentions, key=distance)
+    return start, end

@@ -102,7 +102,7 @@ def feature_rows(
             found = set(zip(terms, terms[1:])) & question.bigrams
             row[column["bigram_coverage"]] = len(found) / len(question.bigrams)
         text = candidate.text
-        new = [m for m in analysed.mentions[position] if not _asked_already(text, m, question)]
+        new = [m for m in analysed.mentions[position] if not asked_already(text, m, question)]
         if kind is not None and any(matches_kind(m, kind) for m in new):
             anchors = [(a + b) / 2 for a, b in term_spans(text, set(question.weights))]
             row[column["kind_near_question"]] = any(
@@ -151,7 +151,7 @@ def _coverage(terms: set[str], question: QuestionTerms, total_weight: float) -> 
     return sum(w for t, w in question.weights.items() if t in terms) / total_weight
 
 
-def _asked_already(text: str, mention, question: QuestionTerms) -> bool:  # type: ignore[no-untyped-def]
+def asked_already(text: str, mention, question: QuestionTerms) -> bool:  # type: ignore[no-untyped-def]
     """Whether every word of a mention is in the question (it cannot be the answer)."""
     found = words(text[mention.start : mention.end])
     return bool(found) and all(w in question.words for w in found)

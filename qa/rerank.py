@@ -82,6 +82,8 @@ class HubReranker:
         self.name = name
         if Path(name).exists():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        elif name.startswith((".", os.sep, "~")):
+            raise ModelError(f"cannot load reranker {name!r}: no such folder")
         try:
             from sentence_transformers import CrossEncoder
 

@@ -35,6 +35,12 @@ def test_ask_json_prints_exactly_one_object_with_the_contract(demo_index_dir):
         assert quote["line"] is None or isinstance(quote["line"], int)
     assert "Hassan Haj Ali" in payload["quotes"][0]["text"]
     assert payload["quotes"][0]["article"]["path"].endswith("001_0a13e2fcd2c43a4f.txt")
+    first = payload["quotes"][0]
+    assert first["start"] <= first["answer_start"] < first["answer_end"] <= first["end"]
+    inside = first["text"][first["answer_start"] - first["start"] : first["answer_end"] - first["start"]]
+    assert inside == first["answer"] == "Hassan Haj Ali"
+    for quote in payload["quotes"]:
+        assert set(quote) >= {"answer_start", "answer_end", "answer"}
 
 
 def test_ask_renders_quote_and_citation(demo_index_dir):
