@@ -26,6 +26,7 @@ import json
 import sys
 import time
 from dataclasses import replace
+from functools import lru_cache
 from datetime import date
 from pathlib import Path
 
@@ -40,12 +41,19 @@ from qa.answer import (  # noqa: E402
 from qa.evaluate import GoldQuestion, _normalize_text, evaluate, load_gold  # noqa: E402
 from qa.features import FEATURES  # noqa: E402
 from qa.index import Index, build_index  # noqa: E402
-from qa.scorer import SCORER_FILE, SentenceScorer, scorer_from_dict  # noqa: E402
+from qa.ingest import record_id  # noqa: E402
+from qa.scorer import SCORER_FILE, SentenceScorer  # noqa: E402
 
 FIT_UNTIL = date(2022, 7, 14)  # realtimeqa-dev weeks asked up to this day are fitted on
 CACHE = REPO / "bench" / ".cache"
 NEUTRAL = SentenceScorer(np.zeros(len(FEATURES), np.float32), np.ones(len(FEATURES), np.float32),
                          np.zeros(len(FEATURES), np.float32), 0.0, 0.5)
+
+
+@lru_cache(maxsize=4)
+def article_ids(index: Index) -> dict[str, str]:
+    """The article id of each record id in a JSON Lines archive (ids are ``FILEID#ID``)."""
+    return {record_id(a) or a: a for a in index.all_articles()}
 
 
 def validation_paragraph(paragraph_id: str) -> bool:
@@ -110,7 +118,7 @@ def selection_rows(index: Index, gold: list[GoldQuestion], name: str):
         batch = gold[first : first + 256]
         vectors = index.encoder.encode([g.question for g in batch])
         for offset, item in enumerate(batch):
-            analysed = sentences_of(index, index.article(item.sources[0]))
+            analysed = sentences_of(index, index.article(article_ids(index)[item.sources[0]]))
             found = [Candidate(analysed, p, 0, 1.0) for p in range(len(analysed.sentences))]
             sentence_vectors = np.asarray(
                 index.sentence_vectors[[s.vector_row for s in analysed.sentences]], dtype=np.float32)
@@ -149,7 +157,7 @@ def fit(parts, news_weight: float, c: float) -> SentenceScorer:
     model = LogisticRegression(C=c, max_iter=3000)
     model.fit((x - mean) / scale, y, sample_weight=weights * len(weights) / weights.sum())
     return SentenceScorer(mean.astype(np.float32), scale.astype(np.float32),
-                          model.coef_[0].astype(np.float32), float(model.intercept_[0]), 0.5)
+                          model.coef_[0].astype(np.float32), float(model.intercept_[0]))
 
 
 def top_hits(scores, labels, groups, furniture, depth: int = 1) -> float:
@@ -215,40 +223,48 @@ def fit_combination(dev: Index, news_fit, news_rows, out_of_fold, depth: int):
     return tuple(float(v) for v in model.coef_[0]), float(model.intercept_[0])
 
 
-def fit_answerability(index: Index, answerable, settings: AnswerSettings):
-    """P(the archive answers) from the best prose sentences (qa.scorer.ANSWERABILITY):
-    logistic regression of the fit weeks' questions (answerable) against
-    bench/out_of_archive.jsonl (not), and the threshold on it that best balances questions
-    answered and declined on those same questions."""
-    from sklearn.linear_model import LogisticRegression
-
-    from qa.scorer import answerability_values
-
+def fit_abstention(dev: Index, squad: Index, answerable, settings: AnswerSettings) -> tuple[float, float, str]:
+    """The abstention thresholds. The archive answers when its best prose sentence is at least
+    ``min_cosine`` similar to the question, or covers more than ``min_coverage`` of its
+    weighted terms. ``min_cosine``: the threshold that answers the most fit-week questions
+    plus declines the most bench/out_of_archive.jsonl questions (of equally good ones, the
+    highest: a decline still shows the closest passages, a wrong passage shown as the answer
+    misleads). ``min_coverage``: the best coverage of any of those out-of-archive questions in
+    the dev or the squadshifts archive (short questions on a small archive score low cosines
+    even when a sentence names everything they ask about)."""
     outside = load_gold(REPO / "bench" / "out_of_archive.jsonl")
-    values, labels = [], []
-    for gold, label in ((answerable, 1), (outside, 0)):
-        for found in score_questions(index, [g.question for g in gold], k=10,
-                                     as_of=[g.date for g in gold], settings=settings):
-            prose = [i for i, c in enumerate(found.candidates) if not c.sentences.furniture[c.position]]
-            values.append(answerability_values(found.features[prose], found.best_cross))
-            labels.append(label)
-    x, y = np.array(values), np.array(labels)
-    reranked = settings.reranker == "default"
-    if not reranked:
-        x[:, -1] = 0.0
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
-    weights, bias = tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0])
-    p = model.predict_proba(x)[:, 1]
-    best = None
-    for threshold in np.unique(np.round(p, 4)):
-        answered = float(np.mean(p[y == 1] >= threshold))
-        declined = float(np.mean(p[y == 0] < threshold))
-        if best is None or answered + declined > best[0]:
-            best = (answered + declined, float(threshold), answered, declined)
-    note = (f"answerability {dict(zip(('cosine', 'coverage', 'bm25', 'cross'), np.round(weights, 3)))}"
-            f" bias {bias:.3f}; threshold {best[1]:.4f}: fit weeks answered {best[2]:.3f}, "
-            f"bench/out_of_archive.jsonl declined {best[3]:.3f}")
-    return (weights, bias), best[1], note
+
+    def best(index: Index, gold) -> np.ndarray:
+        return np.array([(found.best_cosine, found.best_coverage) for found in score_questions(
+            index, [g.question for g in gold], k=10, as_of=[g.date for g in gold], settings=settings)])
+
+    answered_values, outside_values = best(dev, answerable), best(dev, outside)
+    chosen = None
+    for threshold in np.unique(np.concatenate([answered_values[:, 0], outside_values[:, 0]])):
+        answered = float(np.mean(answered_values[:, 0] >= threshold))
+        declined = float(np.mean(outside_values[:, 0] < threshold))
+        if chosen is None or answered + declined >= chosen[0]:
+            chosen = (answered + declined, float(threshold))
+    min_cosine = chosen[1]
+    min_coverage = float(max(outside_values[:, 1].max(), best(squad, outside)[:, 1].max()))
+    answered = np.mean((answered_values[:, 0] >= min_cosine) | (answered_values[:, 1] > min_coverage))
+    declined = np.mean((outside_values[:, 0] < min_cosine) & (outside_values[:, 1] <= min_coverage))
+    note = (f"abstention: best cosine >= {min_cosine:.4f} or best coverage > {min_coverage:.4f}: "
+            f"fit weeks answered {answered:.3f}, bench/out_of_archive.jsonl declined {declined:.3f}")
+    return min_cosine, min_coverage, note
+
+
+def sweep_depths(index: Index, gold, scorer: SentenceScorer) -> None:
+    """How many of the scorer's best sentences the cross-encoder reads: answers in the fit
+    weeks' quotes for each depth (AnswerSettings.reranked comes from this table with the
+    latency of each depth in bench/speed.py)."""
+    print("\n| sentences the cross-encoder reads | answer in top-1 | top-5 | MRR@10 |", file=sys.stderr)
+    print("| --- | --- | --- | --- |", file=sys.stderr)
+    for depth in (0, 4, 8, 16):
+        settings = AnswerSettings(scorer=scorer, reranker="default" if depth else "none", reranked=depth)
+        m = evaluate(index, gold, k=10, settings=settings).metrics
+        print(f"| {depth} | {m['answer_in_quotes@1']} | {m['answer_in_quotes@5']} | {m['mrr@10']} |",
+              file=sys.stderr)
 
 
 def sweep_quotes(index: Index, gold, scorer: SentenceScorer) -> None:
@@ -282,7 +298,7 @@ def selection_top1(index: Index, gold, settings: AnswerSettings) -> float:
         batch = gold[first : first + 256]
         vectors = index.encoder.encode([g.question for g in batch])
         for offset, item in enumerate(batch):
-            analysed = sentences_of(index, index.article(item.sources[0]))
+            analysed = sentences_of(index, index.article(article_ids(index)[item.sources[0]]))
             candidates = [Candidate(analysed, p, 0, 1.0) for p in range(len(analysed.sentences))]
             matrix = np.asarray(index.sentence_vectors[[s.vector_row for s in analysed.sentences]],
                                 dtype=np.float32)
@@ -292,9 +308,8 @@ def selection_top1(index: Index, gold, settings: AnswerSettings) -> float:
             read = best_prose(candidates, probabilities, settings.reranked) if reranker else []
             logits = reranker.scores([(item.question, candidates[i].text) for i in read]) \
                 if reranker else np.zeros(0)
-            scores, evidence = final_scores(probabilities, rows, read, logits, scorer, reranker,
-                                            candidates)
-            scored = ScoredQuestion(None, terms, (), tuple(candidates), rows, scores, evidence)
+            scores = final_scores(probabilities, read, logits, scorer, reranker)
+            scored = ScoredQuestion(None, terms, (), tuple(candidates), rows, scores, 1.0, 1.0)
             quotes = choose_quotes(index, scored, 1, settings)
             answers = [_normalize_text(a) for a in item.answers if a.strip()]
             found += bool(quotes) and any(a in _normalize_text(quotes[0].text) for a in answers)
@@ -335,20 +350,18 @@ def main() -> None:
     weights, bias = fit_combination(dev, news_fit, news_rows, out_of_fold, depth)
     print(f"cross-encoder combination: {weights}, bias {bias:.3f}", file=sys.stderr)
     scorer = replace(scorer, rerank_weights=weights, rerank_bias=bias)
-    alone, alone_threshold, alone_note = fit_answerability(
-        dev, news_fit, AnswerSettings(scorer=scorer, reranker="none"))
-    reranked, reranked_threshold, reranked_note = fit_answerability(
-        dev, news_fit, AnswerSettings(scorer=scorer))
-    print(f"without the cross-encoder: {alone_note}\nwith it: {reranked_note}", file=sys.stderr)
-    scorer = replace(scorer, min_score=alone_threshold, rerank_min_score=reranked_threshold,
-                     answerability_alone=alone, answerability_reranked=reranked, about={
+    min_cosine, min_coverage, note = fit_abstention(dev, squad, news_fit,
+                                                    AnswerSettings(scorer=scorer, reranker="none"))
+    print(note, file=sys.stderr)
+    scorer = replace(scorer, min_cosine=min_cosine, min_coverage=min_coverage, about={
         "fitted_by": "bench/fit_scorer.py",
         "fitted_on": f"squadshifts-train Reddit+Amazon outside the validation fifth "
                      f"({len(squad_fit)} questions, sentences of their own paragraph); "
                      f"realtimeqa-dev weeks to {FIT_UNTIL} ({len(news_fit)} questions); "
-                     f"thresholds: those weeks against bench/out_of_archive.jsonl",
+                     f"threshold: those weeks against bench/out_of_archive.jsonl",
         "news_weight": news_weight, "C": c,
     })
+    sweep_depths(dev, news_fit, scorer)
     sweep_quotes(dev, news_fit, scorer)
     report(dev, squad, news_report, squad_validation, scorer)
     if options.write:

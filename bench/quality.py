@@ -141,8 +141,8 @@ def main() -> None:
         print()
 
     m = evaluate(index, report_weeks + outside, k=10).metrics
-    print(f"## Abstention on held-out questions (threshold fitted by bench/fit_scorer.py on the "
-          f"earlier weeks and bench/out_of_archive.jsonl)\n")
+    print("## Abstention on held-out questions (threshold fitted by bench/fit_scorer.py on the "
+          "earlier weeks and bench/out_of_archive.jsonl)\n")
     print(f"- report-week questions answered: {m['answered_rate']}")
     print(f"- bench/out_of_archive_report.jsonl ({len(outside)} questions) declined: "
           f"{m['abstention_recall']}")

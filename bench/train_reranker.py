@@ -25,13 +25,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from fit_scorer import CACHE, NEUTRAL, ensure_index, validation_paragraph  # noqa: E402
+from fit_scorer import CACHE, NEUTRAL, article_ids, ensure_index, validation_paragraph  # noqa: E402
 
 from qa.answer import AnswerSettings, score_questions  # noqa: E402
 from qa.candidates import sentences_of  # noqa: E402
@@ -52,7 +51,7 @@ def training_pairs(index, gold, seed: int) -> list[tuple[str, str, float]]:
                                  settings=AnswerSettings(scorer=NEUTRAL, reranker="none"))
         for item, found in zip(batch, scored):
             answers = [_normalize_text(a) for a in item.answers if a.strip()]
-            own = sentences_of(index, index.article(item.sources[0]))
+            own = sentences_of(index, index.article(article_ids(index)[item.sources[0]]))
             labelled = [
                 (text, float(any(a in _normalize_text(text) for a in answers)))
                 for position, sentence in enumerate(own.sentences) if not own.furniture[position]

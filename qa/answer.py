@@ -1,7 +1,7 @@
 """Answer questions by quoting, verbatim, the sentences that answer them: every sentence of the
 retrieved articles is scored by the fitted answer-sentence scorer (``qa/scorer.py``), the best
 become quotes (up to ``quotes_per_article`` from one article), the span that most likely answers
-is marked inside each, and the bot declines when even the best sentence is unlikely to answer."""
+is marked inside each, and the bot declines when no sentence is close enough to the question."""
 
 from __future__ import annotations
 
@@ -31,8 +31,11 @@ class AnswerSettings:
     context_ratio: float = 0.5  # a neighbour scoring this share of the best joins its quote
     scorer: SentenceScorer | None = None  # None: the fitted scorer that ships with qa
     reranker: str = PACKAGED  # the cross-encoder: "default" (packaged), "none", or a model name
-    reranked: int = 16  # the scorer's best sentences that the cross-encoder reads
-    min_score: float | None = None  # None: the fitted abstention threshold
+    # The scorer's best sentences that the cross-encoder reads: its cost grows with them, and
+    # reading 8 keeps what reading 16 gains (the depth table of bench/fit_scorer.py).
+    reranked: int = 8
+    min_cosine: float | None = None  # None: the fitted abstention thresholds
+    min_coverage: float | None = None
     retrieval: RetrievalSettings = RetrievalSettings()
 
 
@@ -47,8 +50,8 @@ class ScoredQuestion:
     candidates: tuple[Candidate, ...]
     features: np.ndarray
     scores: np.ndarray  # final: the scorer's, or the cross-encoder's for those it read
-    evidence: float  # what abstention compares with its threshold
-    best_cross: float = 0.0  # the packaged cross-encoder's best logit (0 when it did not read)
+    best_cosine: float  # of the prose sentences: what abstention compares with its thresholds
+    best_coverage: float
 
 
 def ask(
@@ -81,15 +84,16 @@ def answer_questions(
     ones favoured; relative words ("this week") count back from it.
     """
     questions = [q.strip() for q in questions]
-    threshold = settings.min_score
-    if threshold is None:
-        threshold = abstention_threshold(settings.scorer or packaged_scorer(), settings.reranker)
+    scorer = settings.scorer or packaged_scorer()
+    min_cosine = scorer.min_cosine if settings.min_cosine is None else settings.min_cosine
+    min_coverage = scorer.min_coverage if settings.min_coverage is None else settings.min_coverage
     answers = []
     for question, scored in zip(questions, score_questions(
         index, questions, k=k, as_of=as_of, filters=filters, settings=settings
     )):
         quotes = choose_quotes(index, scored, k, settings)
-        answered = bool(quotes) and scored.evidence >= threshold
+        answered = bool(quotes) and (scored.best_cosine >= min_cosine
+                                     or scored.best_coverage > min_coverage)
         answers.append(Answer(question=question, answered=answered, quotes=tuple(quotes),
                               time_scope=scored.query.scope))
     return answers
@@ -141,20 +145,32 @@ def score_questions(
     offset = 0
     for q, (terms, features, probabilities) in enumerate(first_stage):
         chosen = read[q] if reranker is not None else []
-        final, evidence = final_scores(probabilities, features, chosen,
-                                       logits[offset : offset + len(chosen)], scorer, reranker,
-                                       candidates[q])
-        best_cross = float(logits[offset : offset + len(chosen)].max()) \
-            if reranker is not None and reranker.name == PACKAGED and chosen else 0.0
+        final = favour_scope(queries[q], candidates[q], final_scores(
+            probabilities, chosen, logits[offset : offset + len(chosen)], scorer, reranker))
         offset += len(chosen)
         scored.append(ScoredQuestion(queries[q], terms, tuple(hits[q]), tuple(candidates[q]),
-                                     features, final, evidence, best_cross))
+                                     features, final, *best_prose_evidence(candidates[q], features)))
     return scored
 
 
-def abstention_threshold(scorer: SentenceScorer, reranker: str) -> float:
-    """The fitted threshold on ``ScoredQuestion.evidence`` for this reranker setting."""
-    return scorer.rerank_min_score if reranker == PACKAGED else scorer.min_score
+def best_prose_evidence(candidates: Sequence[Candidate], features: np.ndarray) -> tuple[float, float]:
+    """The highest cosine and the highest coverage of a prose candidate (of any, if none is)."""
+    if not len(candidates):
+        return 0.0, 0.0
+    prose = [i for i, c in enumerate(candidates) if not c.sentences.furniture[c.position]]
+    rows = features[prose or list(range(len(candidates)))]
+    return float(rows[:, FEATURES.index("cosine")].max()), float(rows[:, FEATURES.index("coverage")].max())
+
+
+def favour_scope(query: Query, candidates: Sequence[Candidate], scores: np.ndarray) -> np.ndarray:
+    """Scores with the odds of sentences from articles inside the question's time scope
+    multiplied by ``1 + query.boost``: the prior that retrieval applies to their articles."""
+    inside = np.array([query.favours(c.article.date) for c in candidates], dtype=bool)
+    if not inside.any() or query.boost <= 0:
+        return scores
+    odds = np.clip(scores, 1e-6, 1 - 1e-6) / (1 - np.clip(scores, 1e-6, 1 - 1e-6))
+    odds[inside] *= 1 + query.boost
+    return (odds / (1 + odds)).astype(np.float32)
 
 
 def best_prose(candidates: Sequence[Candidate], scores: np.ndarray, count: int) -> list[int]:
@@ -166,38 +182,30 @@ def best_prose(candidates: Sequence[Candidate], scores: np.ndarray, count: int) 
 
 def final_scores(
     probabilities: np.ndarray,
-    features: np.ndarray,
     read: list[int],
     logits: np.ndarray,
     scorer: SentenceScorer,
     reranker: Reranker | None,
-    candidates: Sequence[Candidate],
-) -> tuple[np.ndarray, float]:
-    """Final scores and the abstention evidence. The packaged cross-encoder's logit and the
-    scorer's are combined by weights fitted with it (bench/fit_scorer.py); a named cross-encoder's
-    own score orders what it read. Sentences it did not read are scaled below those it did. The
-    evidence is the fitted probability that the archive answers at all, from the best prose
-    sentence's similarity, coverage and BM25 (and cross-encoder logit, for the packaged one)."""
-    prose = [i for i, c in enumerate(candidates) if not c.sentences.furniture[c.position]] or \
-        list(range(len(candidates)))
-    packaged = reranker is not None and reranker.name == PACKAGED and len(read) > 0
-    best_cross = float(logits.max()) if packaged else 0.0
-    evidence = scorer.answerability(features[prose], best_cross, reranked=packaged) \
-        if prose else 0.0
+) -> np.ndarray:
+    """Final scores: the packaged cross-encoder's logit and the scorer's are combined by weights
+    fitted with it (bench/fit_scorer.py); a named cross-encoder's own score orders what it read.
+    Sentences it did not read are scaled below those it did."""
+    packaged = reranker is not None and reranker.name == PACKAGED
     if reranker is None or not read:
-        return probabilities, evidence
+        return probabilities
     if packaged:
         first = np.log(np.clip(probabilities[read], 1e-6, 1 - 1e-6))
         first -= np.log1p(-np.clip(probabilities[read], 1e-6, 1 - 1e-6))
         read_scores = scorer.rerank(logits, first)
-    else:
-        read_scores = logits
+    else:  # a named cross-encoder's scores, as probabilities where they are logits
+        inside = bool(((logits >= 0) & (logits <= 1)).all())
+        read_scores = logits if inside else (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
     final = probabilities.copy()
     floor = float(read_scores.min())
     cut = max(float(probabilities[read].min()), 1e-9)
     final *= max(floor, 0.0) / cut  # the unread stay below every read sentence
     final[read] = read_scores
-    return final.astype(np.float32), evidence
+    return final.astype(np.float32)
 
 
 def choose_quotes(index: Index, scored: ScoredQuestion, k: int, settings: AnswerSettings) -> list[Quote]:

@@ -6,13 +6,12 @@ computes the same rows to fit it."""
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from qa.candidates import Candidate
+from qa.candidates import SHAPE_FEATURES, Candidate
 from qa.entities import DATE, NAMED, NUMBER, QUOTE, asked_kind, matches_kind
 from qa.lexical import term_spans, tokenize, words
 
@@ -27,7 +26,6 @@ FEATURES = (
 )
 
 _BM25_K1, _BM25_B = 1.2, 0.75
-_SPEECH = ("said", "says", "told", "tweeted", "wrote", "added", "stated", "according")
 
 
 @dataclass(frozen=True)
@@ -68,83 +66,86 @@ def feature_rows(
     rows = np.zeros((count, len(FEATURES)), dtype=np.float32)
     if not count:
         return rows
-    column = {name: i for i, name in enumerate(FEATURES)}
-    total_weight = sum(question.weights.values()) or 1.0
+    column = _COLUMN
+    weights, idf, kind = question.weights, question.idf, question.kind
+    asked = set(weights)
+    total_weight = sum(weights.values()) or 1.0
     lengths = np.array([max(len(c.sentences.terms[c.position]), 1) for c in candidates], dtype=np.float32)
-    average_length = float(lengths.mean())
-    top_hit = max(hit_scores[0] if hit_scores else 1.0, 1e-9)
-    top_passage = max(max((c.passage_score for c in candidates), default=0.0), 1e-9)
-    kind = question.kind
-
+    length_norm = _BM25_K1 * (1 - _BM25_B + _BM25_B * lengths / float(lengths.mean()))
     bm25 = np.zeros(count, dtype=np.float32)
     coverage = np.zeros(count, dtype=np.float32)
     for i, candidate in enumerate(candidates):
         analysed, position = candidate.sentences, candidate.position
-        terms = analysed.terms[position]
-        counts = Counter(terms)
-        score = 0.0
-        for term in question.terms:
-            tf = counts.get(term, 0)
-            if tf:
-                norm = tf + _BM25_K1 * (1 - _BM25_B + _BM25_B * lengths[i] / average_length)
-                score += question.idf[term] * tf * (_BM25_K1 + 1) / norm
-        bm25[i] = score
-        coverage[i] = _coverage(set(terms), question, total_weight)
-        context = set(terms)
-        for neighbour in (position - 1, position + 1):
-            if 0 <= neighbour < len(analysed.terms):
-                context.update(analysed.terms[neighbour])
         row = rows[i]
-        row[column["coverage_context"]] = _coverage(context, question, total_weight)
-        row[column["heading_coverage"]] = _coverage(set(analysed.headings[position]), question,
-                                                    total_weight)
-        if question.bigrams:
-            found = set(zip(terms, terms[1:])) & question.bigrams
-            row[column["bigram_coverage"]] = len(found) / len(question.bigrams)
-        text = candidate.text
-        new = [m for m in analysed.mentions[position] if not asked_already(text, m, question)]
-        if kind is not None and any(matches_kind(m, kind) for m in new):
-            anchors = [(a + b) / 2 for a, b in term_spans(text, set(question.weights))]
-            row[column["kind_near_question"]] = any(
-                abs((m.start + m.end) / 2 - a) <= 80 for m in new if matches_kind(m, kind)
-                for a in anchors
-            )
-        row[column["has_number"]] = any(m.kind == NUMBER for m in new)
-        row[column["has_date"]] = any(m.kind == DATE for m in new)
-        row[column["has_name"]] = any(m.kind in NAMED for m in new)
-        row[column["has_exact_kind"]] = kind is not None and any(matches_kind(m, kind) for m in new)
-        row[column["has_quote"]] = any(m.kind == QUOTE for m in new)
-        lowered = text.lower()
-        row[column["has_speech"]] = any(w in lowered for w in _SPEECH) or "“" in text or '"' in text
-        fresh = [t for t in terms if t not in question.weights]
-        row[column["new_words"]] = len(fresh) / max(len(terms), 1)
-        row[column["new_words_log"]] = math.log1p(len(fresh))
-        row[column["first_sentence"]] = position == 0
-        row[column["position"]] = 1.0 / (1.0 + position)
-        row[column["length_log"]] = math.log1p(len(text.split()))
-        row[column["short"]] = len(text.split()) < 6
-        row[column["is_question"]] = text.rstrip("”\"' ").endswith("?")
-        row[column["article_score"]] = hit_scores[candidate.hit_rank] / top_hit
-        row[column["article_rank"]] = 1.0 / (1.0 + candidate.hit_rank)
-        row[column["in_passage"]] = candidate.passage_score > 0
-        row[column["passage_score"]] = candidate.passage_score / top_passage
+        counts = analysed.term_counts[position]
+        shared = asked.intersection(counts)
+        if shared:
+            bm25[i] = sum(idf[t] * counts[t] * (_BM25_K1 + 1) / (counts[t] + length_norm[i]) for t in shared)
+            coverage[i] = sum(weights[t] for t in shared) / total_weight
+            if question.bigrams:
+                found = analysed.bigrams[position] & question.bigrams
+                row[column["bigram_coverage"]] = len(found) / len(question.bigrams)
+        context = set(shared)
+        if position > 0:
+            context |= asked.intersection(analysed.term_counts[position - 1])
+        if position + 1 < len(analysed.term_counts):
+            context |= asked.intersection(analysed.term_counts[position + 1])
+        row[column["coverage_context"]] = sum(weights[t] for t in context) / total_weight
+        heading = asked.intersection(analysed.headings[position])
+        row[column["heading_coverage"]] = sum(weights[t] for t in heading) / total_weight
+        terms_here = len(analysed.terms[position])
+        fresh = terms_here - sum(counts[t] for t in shared)
+        row[column["new_words"]] = fresh / max(terms_here, 1)
+        row[column["new_words_log"]] = math.log1p(fresh)
+        mentions = analysed.mentions[position]
+        if mentions:
+            new = [m for m, found in zip(mentions, analysed.mention_words[position])
+                   if not (found and found <= question.words)]
+            wanted = [m for m in new if matches_kind(m, kind)]
+            if wanted and shared:
+                middles = analysed.term_middles[position]
+                anchors = [(a + b) / 2 for a, b in term_spans(candidate.text, asked)] \
+                    if middles is None else \
+                    [m for t, m in zip(analysed.terms[position], middles) if t in asked]
+                row[column["kind_near_question"]] = any(
+                    abs((m.start + m.end) / 2 - a) <= 80 for m in wanted for a in anchors
+                )
+            kinds = {m.kind for m in new}
+            row[column["has_number"]] = NUMBER in kinds
+            row[column["has_date"]] = DATE in kinds
+            row[column["has_name"]] = not kinds.isdisjoint(NAMED)
+            row[column["has_exact_kind"]] = bool(wanted)
+            row[column["has_quote"]] = QUOTE in kinds
 
+    shape = np.stack([c.sentences.shape[c.position] for c in candidates])
+    rows[:, _SHAPE_COLUMNS] = shape
+    hit_rank = np.array([c.hit_rank for c in candidates])
+    scores = np.asarray(hit_scores, dtype=np.float32)
+    passage = np.array([c.passage_score for c in candidates], dtype=np.float32)
+    rows[:, column["article_score"]] = scores[hit_rank] / max(float(scores[0]) if len(scores) else 1.0, 1e-9)
+    rows[:, column["article_rank"]] = 1.0 / (1.0 + hit_rank)
+    rows[:, column["in_passage"]] = passage > 0
+    rows[:, column["passage_score"]] = passage / max(float(passage.max()), 1e-9)
     rows[:, column["cosine"]] = cosines
     rows[:, column["cosine_gap"]] = cosines - cosines.max()
-    rows[:, column["cosine_gap_in_article"]] = cosines - _group_max(candidates, cosines)
+    rows[:, column["cosine_gap_in_article"]] = cosines - _group_max(hit_rank, cosines)
     rows[:, column["cosine_neighbours"]] = _neighbour_max(candidates, cosines)
     rows[:, column["bm25_share"]] = bm25 / max(float(bm25.max()), 1e-9)
     rows[:, column["bm25_log"]] = np.log1p(bm25)
     rows[:, column["coverage"]] = coverage
     rows[:, column["coverage_gap"]] = coverage - coverage.max()
     rows[:, column["coverage_share"]] = coverage / max(float(coverage.max()), 1e-9)
-    rows[:, column["article_coverage"]] = _group_max(candidates, coverage) / max(float(coverage.max()), 1e-9)
+    rows[:, column["article_coverage"]] = _group_max(hit_rank, coverage) / max(float(coverage.max()), 1e-9)
     rows[:, column["asks_number"]] = kind == NUMBER
     rows[:, column["asks_date"]] = kind == DATE
     rows[:, column["asks_name"]] = kind in NAMED
     rows[:, column["asks_quote"]] = kind == QUOTE
     rows[:, column["asks_nothing"]] = kind is None
     return rows
+
+
+_COLUMN = {name: i for i, name in enumerate(FEATURES)}
+_SHAPE_COLUMNS = [_COLUMN[name] for name in SHAPE_FEATURES]
 
 
 def _coverage(terms: set[str], question: QuestionTerms, total_weight: float) -> float:
@@ -157,23 +158,19 @@ def asked_already(text: str, mention, question: QuestionTerms) -> bool:  # type:
     return bool(found) and all(w in question.words for w in found)
 
 
-def _group_max(candidates: Sequence[Candidate], values: np.ndarray) -> np.ndarray:
-    """Each candidate's article's maximum of ``values``."""
-    best: dict[int, float] = {}
-    for candidate, value in zip(candidates, values):
-        best[candidate.hit_rank] = max(best.get(candidate.hit_rank, -math.inf), float(value))
-    return np.array([best[c.hit_rank] for c in candidates], dtype=np.float32)
+def _group_max(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each candidate's article's maximum of ``values`` (``groups``: the article of each)."""
+    best = np.full(int(groups.max()) + 1, -np.inf, dtype=np.float32)
+    np.maximum.at(best, groups, values)
+    return best[groups]
 
 
 def _neighbour_max(candidates: Sequence[Candidate], values: np.ndarray) -> np.ndarray:
     """The larger value of the sentences just before and after each one in its paragraph."""
     result = np.zeros(len(candidates), dtype=np.float32)
-    for i, candidate in enumerate(candidates):
-        paragraph = candidate.sentences.paragraphs[candidate.position]
-        around = [
-            float(values[j]) for j in (i - 1, i + 1)
-            if 0 <= j < len(candidates) and candidates[j].sentences is candidate.sentences
-            and candidates[j].sentences.paragraphs[candidates[j].position] == paragraph
-        ]
+    paragraphs = [(id(c.sentences), c.sentences.paragraphs[c.position]) for c in candidates]
+    for i in range(len(candidates)):
+        around = [float(values[j]) for j in (i - 1, i + 1)
+                  if 0 <= j < len(candidates) and paragraphs[j] == paragraphs[i]]
         result[i] = max(around) if around else 0.0
     return result

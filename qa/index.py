@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qa.analysis import ANALYSIS_VERSION, analyse
 from qa.chunk import ChunkSettings, chunk_article
 from qa.copies import find_copies
 from qa.errors import IndexFormatError, IndexMissingError, InputError, ModelError, QAError
@@ -367,11 +368,15 @@ def _write_generation(
             emit_sentences=lambda batch: sentence_file.write(batch.astype(np.float16).tobytes()),
         )
         lexical = _LexicalCorpus()
+        reusable = previous is not None and previous.manifest.get("analysis") == ANALYSIS_VERSION \
+            and previous.manifest.get("chunker") == settings.as_dict()
         row = sentence_count = 0
         try:
             while articles:
+                article = articles.pop()
                 row, sentence_count = _add_article(
-                    store, articles.pop(), settings, sink, lexical, row, sentence_count
+                    store, article, settings, sink, lexical, row, sentence_count,
+                    previous.stored_analysis(article) if reusable and previous else None,
                 )
                 progress.update(1)
             sink.finish()
@@ -399,6 +404,7 @@ def _write_generation(
             "articles": article_count,
             "chunks": row,
             "sentences": sentence_count,
+            "analysis": ANALYSIS_VERSION,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "qa_version": _qa_version(),
         }
@@ -420,11 +426,14 @@ def _add_article(
     lexical: _LexicalCorpus,
     row: int,
     sentence_row: int,
+    analysis: str | None = None,
 ) -> tuple[int, int]:
-    """Store an article with its chunks and sentences from the given rows on, and queue them for
+    """Store an article with its chunks, sentences and their analysis (``analysis``: the
+    previous generation's, when still valid) from the given rows on, and queue them for
     embedding and BM25; returns the next free chunk and sentence rows."""
     _insert_article(store, article)
     sentence_rows: dict[Sentence, int] = {}
+    in_order: list[Sentence] = []  # as Index.article_sentences reads them back
     for chunk in chunk_article(article, settings):
         text = embedding_text(article, chunk)
         embed_hash = hashlib.sha1(text.encode()).hexdigest()
@@ -437,10 +446,13 @@ def _add_article(
                 sentence_rows[sentence] = sentence_row
                 introduced.append((key, span))
                 sentence_row += 1
+        in_order += [s for s in chunk.sentences if not in_order or s.start > in_order[-1].start]
         _insert_chunk(store, row, chunk, embed_hash, sentence_rows)
         lexical.add(tokenize(text))
         sink.add(embed_hash, text, introduced)
         row += 1
+    store.execute("INSERT INTO analysis VALUES (?, ?)",
+                  (article.id, analysis or analyse(article.text, in_order).to_json()))
     return row, sentence_row
 
 
@@ -574,6 +586,7 @@ def _create_schema(store: sqlite3.Connection) -> None:
         );
         CREATE INDEX chunks_by_article ON chunks(article_id, ordinal);
         CREATE TABLE sentences (row INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+        CREATE TABLE analysis (article_id TEXT PRIMARY KEY, data TEXT NOT NULL);
         """
     )
 
@@ -777,6 +790,24 @@ class Index:
                     chunk_ids.append(chunk_id)
                     last_start = start
         return tuple(sentences), tuple(chunk_ids)
+
+    def sentence_analysis(self, article_id: str) -> str | None:
+        """The stored analysis of an article's sentences (``qa/analysis.py``), or None when
+        this generation was written before it was stored."""
+        if self.manifest.get("analysis") != ANALYSIS_VERSION:
+            return None
+        found = self._store.execute("SELECT data FROM analysis WHERE article_id = ?",
+                                    (article_id,)).fetchone()
+        return None if found is None else str(found[0])
+
+    def stored_analysis(self, article: Article) -> str | None:
+        """The stored analysis of ``article`` if this generation holds the same cleaned text."""
+        if self.manifest.get("analysis") != ANALYSIS_VERSION:
+            return None
+        found = self._store.execute(
+            "SELECT s.data FROM articles a JOIN analysis s ON s.article_id = a.id "
+            "WHERE a.id = ? AND a.text = ?", (article.id, article.text)).fetchone()
+        return None if found is None else str(found[0])
 
     @property
     def chunk_owners(self) -> list[str]:

@@ -46,13 +46,15 @@ def tokenize(text: str) -> list[str]:
 
 def term_spans(text: str, terms: set[str]) -> list[tuple[int, int]]:
     """Character spans of the words of ``text`` whose stem is in ``terms`` (for highlighting)."""
+    return [(start, end) for stem, start, end in stemmed_words(text) if stem in terms]
+
+
+def stemmed_words(text: str) -> list[tuple[str, int, int]]:
+    """The index term and character span of each word of ``text`` that is not a stopword."""
     stop = _stopwords()
-    stemmer = _stemmer()
-    spans = []
-    for match in _WORD.finditer(text):
-        word = _plain(match.group())
-        if word in stop:
-            continue
-        if stemmer.stemWord(word) in terms:
-            spans.append((match.start(), match.end()))
-    return spans
+    kept = [(word, match.start(), match.end()) for match in _WORD.finditer(text)
+            if (word := _plain(match.group())) not in stop]
+    if not kept:
+        return []
+    stems = _stemmer().stemWords([word for word, _, _ in kept])
+    return [(stem, start, end) for stem, (_, start, end) in zip(stems, kept)]

@@ -63,6 +63,11 @@ class Query:
     boost: float = 0.0  # articles dated inside ``scope`` score x(1 + boost)
     filters: Filters = Filters()
 
+    def favours(self, published: str | None) -> bool:
+        """Whether an article published on this day (ISO date, or None) is inside the scope."""
+        day = _day(published)
+        return day is not None and self.scope is not None and self.scope.contains(day)
+
 
 def understand(
     index: Index,
@@ -206,8 +211,7 @@ def _group_by_article(
     ranked = []
     for article_id, rows in grouped.items():
         score = rows[0][1] + sum(settings.second_passage_weight * r[1] for r in rows[1:])
-        published = _day(index.article_dates.get(article_id))
-        if published and query.scope and query.scope.contains(published):
+        if query.favours(index.article_dates.get(article_id)):
             score *= 1 + query.boost
         ranked.append((score, article_id, rows))
     ranked.sort(key=lambda item: -item[0])
