@@ -265,14 +265,11 @@ def chat(
 def info(index_dir: Path = IndexOption, as_json: bool = JsonOption) -> None:
     """Show what is indexed: articles, chunks, model, dates covered, sources, size."""
     from qa.index import index_info
+    from qa.render import info_as_dict
 
     facts = index_info(index_dir)
     if as_json:
-        typer.echo(json.dumps({
-            "index": facts.index_dir, "manifest": facts.manifest, "articles": facts.articles,
-            "chunks": facts.chunks, "first_date": facts.first_date, "last_date": facts.last_date,
-            "sources": dict(facts.sources), "size_bytes": facts.size_bytes, "files": facts.files,
-        }, ensure_ascii=False))
+        typer.echo(json.dumps(info_as_dict(facts), ensure_ascii=False))
         return
     manifest = facts.manifest
     lines = [
@@ -327,15 +324,9 @@ def evaluate(
 
 
 def _day(value: str | None) -> Any:
-    from qa.errors import InputError
-    from qa.when import parse_day
+    from qa.when import day_option
 
-    if value is None:
-        return None
-    try:
-        return parse_day(value)
-    except ValueError:
-        raise InputError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
+    return day_option(value)
 
 
 def _answer_settings(reranker: str) -> Any:
