@@ -262,6 +262,28 @@ def chat(
 
 @app.command()
 @_fails_cleanly
+def serve(
+    index_dir: Path = IndexOption,
+    host: str = typer.Option("127.0.0.1", "--host", envvar="QA_HOST",
+                             help="Address to listen on (0.0.0.0: every interface, with a warning)."),
+    port: int = typer.Option(8000, "--port", envvar="QA_PORT", min=0, max=65535, help="TCP port."),
+    token: Optional[str] = typer.Option(
+        None, "--token", envvar="QA_TOKEN", help="Require 'Authorization: Bearer TOKEN' on /api."
+    ),
+    cors: Optional[List[str]] = typer.Option(
+        None, "--cors", metavar="ORIGIN", help="Allow browser pages from this origin; repeatable."
+    ),
+    reranker: str = RerankerOption,
+) -> None:
+    """Serve the JSON API and the chat page (http://127.0.0.1:8000/) over one index."""
+    from qa.serve import serve as run_server
+
+    run_server(_engine(index_dir, reranker), host=host, port=port, token=token or None,
+               cors_origins=tuple(cors or ()))
+
+
+@app.command()
+@_fails_cleanly
 def info(index_dir: Path = IndexOption, as_json: bool = JsonOption) -> None:
     """Show what is indexed: articles, chunks, model, dates covered, sources, size."""
     from qa.index import index_info
@@ -335,6 +357,12 @@ def _answer_settings(reranker: str) -> Any:
 
     load_reranker(reranker.strip() or "default")  # a reranker that cannot load fails here, once
     return AnswerSettings(reranker=reranker.strip() or "default")
+
+
+def _engine(index_dir: Path, reranker: str) -> Any:
+    from qa.service import AnswerEngine, IndexHolder
+
+    return AnswerEngine(IndexHolder(index_dir), _answer_settings(reranker))
 
 
 def _filters(since: str | None, until: str | None, sources: list[str] | None) -> Any:
