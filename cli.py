@@ -284,6 +284,15 @@ def serve(
 
 @app.command()
 @_fails_cleanly
+def mcp(index_dir: Path = IndexOption, reranker: str = RerankerOption) -> None:
+    """Answer assistants over the Model Context Protocol (stdio): tools ask and article."""
+    from qa.mcp_server import run_stdio
+
+    run_stdio(_engine(index_dir, reranker))
+
+
+@app.command()
+@_fails_cleanly
 def info(index_dir: Path = IndexOption, as_json: bool = JsonOption) -> None:
     """Show what is indexed: articles, chunks, model, dates covered, sources, size."""
     from qa.index import index_info
