@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from cli import app as cli_app
-from qa.service import AnswerEngine, IndexHolder, Limits
+from qa.service import AnswerEngine, IndexHolder, Limits, ask_request
 
 LEADER = "Who leads the Liwa Suqour al-Jabal rebel group?"
 runner = CliRunner()
@@ -205,3 +205,17 @@ def test_qa_serve_without_an_index_fails_like_the_cli(tmp_path):
     result = runner.invoke(cli_app, ["serve", "--index", str(tmp_path / "none")])
     assert result.exit_code == 3
     assert result.stderr.startswith("error: no index at ")
+
+
+def test_a_full_queue_is_refused_with_503_and_retry_after(demo_index_dir, encoder):
+    from qa.serve import create_app
+
+    engine = AnswerEngine(IndexHolder(demo_index_dir, encoder), limits=Limits(max_waiting=2),
+                          start=False)
+    waiting = [engine.submit(ask_request(q, k=1)) for q in (LEADER, "What did Sergey Lavrov say?")]
+    refused = TestClient(create_app(engine)).get("/api/ask", params={"q": "Where is Idlib?"})
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+    assert refused.json() == {"error": "the server is busy: 2 questions are waiting; ask again shortly"}
+    engine.start()
+    assert all(f.result(timeout=120)["quotes"] for f in waiting)
+    engine.close()
