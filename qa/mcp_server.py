@@ -56,7 +56,7 @@ def build_server(engine: AnswerEngine) -> MCPServer:
             raise ToolError(str(exc)) from None
 
     @server.tool(description=ARTICLE)
-    async def article(id: str) -> dict[str, Any]:  # noqa: A002 - the name an assistant sees
+    async def article(id: str) -> dict[str, Any]:
         try:
             return await anyio.to_thread.run_sync(engine.article, id)
         except QAError as exc:

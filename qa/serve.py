@@ -10,7 +10,7 @@ import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,8 +24,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa import __version__
-from qa.errors import (BusyError, IndexFormatError, IndexMissingError, InputError, ModelError,
-                       NotFoundError, QAError)
+from qa.errors import (
+    BusyError,
+    IndexFormatError,
+    IndexMissingError,
+    InputError,
+    ModelError,
+    NotFoundError,
+    QAError,
+)
 from qa.service import AnswerEngine, ask_request, follow_up, shown_as
 
 STATIC = Path(__file__).parent / "static"
@@ -36,6 +43,7 @@ _STATUS = [  # the first class an error is an instance of gives its HTTP status
     (InputError, 400), (NotFoundError, 404), (BusyError, 503), (IndexMissingError, 503),
     (IndexFormatError, 500), (ModelError, 500), (QAError, 500),
 ]
+_BEARER = HTTPBearer(auto_error=False, description="Needed when qa serve runs with --token.")
 _PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                 "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
@@ -78,9 +86,8 @@ def create_app(engine: AnswerEngine, *, token: str | None = None,
         description="Answers from a news archive as verbatim quotes with citations.",
     )
     limits = engine.limits
-    bearer = HTTPBearer(auto_error=False)
 
-    def authorized(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
+    def authorized(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]) -> None:
         if token is None:
             return
         given = credentials.credentials if credentials else ""
@@ -104,9 +111,9 @@ def create_app(engine: AnswerEngine, *, token: str | None = None,
 
     @app.get("/api/ask", dependencies=api, summary="Answer a question (the qa ask --json object)")
     def ask_get(
-        q: str = Query(..., description="The question."), k: int = 3,
+        q: Annotated[str, Query(description="The question.")], k: int = 3,
         since: str | None = None, until: str | None = None,
-        source: list[str] | None = Query(None), as_of: str | None = None,
+        source: Annotated[list[str] | None, Query()] = None, as_of: str | None = None,
         after: str | None = None,
     ) -> dict[str, Any]:
         return answer(AskBody(q=q, k=k, since=since, until=until, source=source, as_of=as_of,

@@ -174,7 +174,7 @@ class AnswerEngine:
     def __init__(
         self,
         holder: IndexHolder,
-        settings: AnswerSettings = AnswerSettings(),
+        settings: AnswerSettings | None = None,
         *,
         limits: Limits = Limits(),
         cache_size: int = 2048,
@@ -182,7 +182,7 @@ class AnswerEngine:
         start: bool = True,
     ) -> None:
         self.holder = holder
-        self.settings = settings
+        self.settings = settings or AnswerSettings()
         self.limits = limits
         self.batch_size = batch_size
         self.stats = EngineStats()
@@ -190,7 +190,7 @@ class AnswerEngine:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._queue: queue.Queue[_Job | None] = queue.Queue()
-        load_reranker(settings.reranker)  # loads (or fails) now, not on the first question
+        load_reranker(self.settings.reranker)  # loads (or fails) now, not on the first question
         self._thread = threading.Thread(target=self._work, name="qa-answers", daemon=True)
         if start:
             self.start()
