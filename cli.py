@@ -31,6 +31,9 @@ UntilOption = typer.Option(None, "--until", metavar="YYYY-MM-DD", help="Only art
 SourceOption = typer.Option(
     None, "--source", help="Only articles from this source (part of its name or URL); repeatable."
 )
+CorsOption = typer.Option(
+    None, "--cors", metavar="ORIGIN", help="Allow browser pages from this origin; repeatable."
+)
 RerankerOption = typer.Option(
     "default", "--reranker", envvar="QA_RERANKER", metavar="NAME",
     help="Cross-encoder that rereads the best sentences: default (packaged), none, or a "
@@ -267,12 +270,10 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", envvar="QA_HOST",
                              help="Address to listen on (0.0.0.0: every interface, with a warning)."),
     port: int = typer.Option(8000, "--port", envvar="QA_PORT", min=0, max=65535, help="TCP port."),
-    token: Optional[str] = typer.Option(
+    token: str | None = typer.Option(
         None, "--token", envvar="QA_TOKEN", help="Require 'Authorization: Bearer TOKEN' on /api."
     ),
-    cors: Optional[List[str]] = typer.Option(
-        None, "--cors", metavar="ORIGIN", help="Allow browser pages from this origin; repeatable."
-    ),
+    cors: list[str] | None = CorsOption,
     reranker: str = RerankerOption,
 ) -> None:
     """Serve the JSON API and the chat page (http://127.0.0.1:8000/) over one index."""
