@@ -31,6 +31,9 @@ UntilOption = typer.Option(None, "--until", metavar="YYYY-MM-DD", help="Only art
 SourceOption = typer.Option(
     None, "--source", help="Only articles from this source (part of its name or URL); repeatable."
 )
+CorsOption = typer.Option(
+    None, "--cors", metavar="ORIGIN", help="Allow browser pages from this origin; repeatable."
+)
 RerankerOption = typer.Option(
     "default", "--reranker", envvar="QA_RERANKER", metavar="NAME",
     help="Cross-encoder that rereads the best sentences: default (packaged), none, or a "
@@ -262,17 +265,43 @@ def chat(
 
 @app.command()
 @_fails_cleanly
+def serve(
+    index_dir: Path = IndexOption,
+    host: str = typer.Option("127.0.0.1", "--host", envvar="QA_HOST",
+                             help="Address to listen on (0.0.0.0: every interface, with a warning)."),
+    port: int = typer.Option(8000, "--port", envvar="QA_PORT", min=0, max=65535, help="TCP port."),
+    token: str | None = typer.Option(
+        None, "--token", envvar="QA_TOKEN", help="Require 'Authorization: Bearer TOKEN' on /api."
+    ),
+    cors: list[str] | None = CorsOption,
+    reranker: str = RerankerOption,
+) -> None:
+    """Serve the JSON API and the chat page (http://127.0.0.1:8000/) over one index."""
+    from qa.serve import serve as run_server
+
+    run_server(_engine(index_dir, reranker), host=host, port=port, token=token or None,
+               cors_origins=tuple(cors or ()))
+
+
+@app.command()
+@_fails_cleanly
+def mcp(index_dir: Path = IndexOption, reranker: str = RerankerOption) -> None:
+    """Answer assistants over the Model Context Protocol (stdio): tools ask and article."""
+    from qa.mcp_server import run_stdio
+
+    run_stdio(_engine(index_dir, reranker))
+
+
+@app.command()
+@_fails_cleanly
 def info(index_dir: Path = IndexOption, as_json: bool = JsonOption) -> None:
     """Show what is indexed: articles, chunks, model, dates covered, sources, size."""
     from qa.index import index_info
+    from qa.render import info_as_dict
 
     facts = index_info(index_dir)
     if as_json:
-        typer.echo(json.dumps({
-            "index": facts.index_dir, "manifest": facts.manifest, "articles": facts.articles,
-            "chunks": facts.chunks, "first_date": facts.first_date, "last_date": facts.last_date,
-            "sources": dict(facts.sources), "size_bytes": facts.size_bytes, "files": facts.files,
-        }, ensure_ascii=False))
+        typer.echo(json.dumps(info_as_dict(facts), ensure_ascii=False))
         return
     manifest = facts.manifest
     lines = [
@@ -327,15 +356,9 @@ def evaluate(
 
 
 def _day(value: str | None) -> Any:
-    from qa.errors import InputError
-    from qa.when import parse_day
+    from qa.when import day_option
 
-    if value is None:
-        return None
-    try:
-        return parse_day(value)
-    except ValueError:
-        raise InputError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
+    return day_option(value)
 
 
 def _answer_settings(reranker: str) -> Any:
@@ -344,6 +367,12 @@ def _answer_settings(reranker: str) -> Any:
 
     load_reranker(reranker.strip() or "default")  # a reranker that cannot load fails here, once
     return AnswerSettings(reranker=reranker.strip() or "default")
+
+
+def _engine(index_dir: Path, reranker: str) -> Any:
+    from qa.service import AnswerEngine, IndexHolder
+
+    return AnswerEngine(IndexHolder(index_dir), _answer_settings(reranker))
 
 
 def _filters(since: str | None, until: str | None, sources: list[str] | None) -> Any:

@@ -37,3 +37,15 @@ class RowsFailedError(QAError):
     """Some rows of a question file could not be read; the others were answered."""
 
     exit_code = 6
+
+
+class NotFoundError(QAError):
+    """Something asked for by id (an article) that the index does not hold."""
+
+    exit_code = 2
+
+
+class BusyError(QAError):
+    """The server has more questions waiting than it accepts; ask again shortly."""
+
+    exit_code = 1

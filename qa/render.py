@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa.lexical import term_spans
 from qa.models import Answer, Article, Quote
+
+if TYPE_CHECKING:
+    from qa.index import IndexInfo
 
 _CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -61,6 +64,15 @@ def article_as_dict(article: Article) -> dict[str, Any]:
         "path": article.path,
         "date": article.date,
         "source": article.source,
+    }
+
+
+def info_as_dict(facts: IndexInfo) -> dict[str, Any]:
+    """The ``qa info --json`` object."""
+    return {
+        "index": facts.index_dir, "manifest": facts.manifest, "articles": facts.articles,
+        "chunks": facts.chunks, "first_date": facts.first_date, "last_date": facts.last_date,
+        "sources": dict(facts.sources), "size_bytes": facts.size_bytes, "files": facts.files,
     }
 
 

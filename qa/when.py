@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from qa.errors import InputError
+
 _MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
 _MONTHS.update({name.lower(): number for number, name in enumerate(calendar.month_abbr) if name})
 _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
@@ -69,3 +71,14 @@ def time_scope(question: str, as_of: date | None) -> TimeScope | None:
 def parse_day(value: str) -> date:
     """An ISO date (YYYY-MM-DD); ValueError otherwise."""
     return date.fromisoformat(value.strip()[:10])
+
+
+def day_option(value: str | None) -> date | None:
+    """A date given as an option (``--since``, ``since=``): None stays None, a bad date is an
+    InputError that says how to write one."""
+    if value is None:
+        return None
+    try:
+        return parse_day(value)
+    except ValueError:
+        raise InputError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
