@@ -103,9 +103,9 @@ def _show_traceback() -> None:
 
 
 def _stdout() -> Any:
-    from rich.console import Console
+    from qa.render import output_console
 
-    return Console(highlight=False, soft_wrap=False)
+    return output_console()
 
 
 @app.command()

@@ -1,24 +1,24 @@
-"""A conversation with the archive: questions, follow-ups that lean on the previous question,
+"""A conversation with the archive: questions, follow-ups resolved against the conversation,
 and slash commands. The session is plain state and text; the CLI supplies the terminal."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
 from qa.answer import AnswerSettings, ask
 from qa.errors import InputError, QAError
+from qa.followup import resolve_follow_up
 from qa.index import Index
-from qa.lexical import words
 from qa.models import Answer, Quote
 from qa.render import quote_citation, safe_text
 from qa.retrieve import Filters
 from qa.when import parse_day
 
 HELP = """\
-Ask a question in plain words; follow-ups like "Who said that?" use the previous question too.
+Ask a question in plain words; follow-ups like "What did he say?" or "Where?" are read
+against the previous answer (the person or thing it named) and question.
   /k N            how many quotes to show (now {k})
   /more           the next quotes for the last question
   /open N         the whole paragraph around quote N, with its article's title, date and source
@@ -32,15 +32,6 @@ Ask a question in plain words; follow-ups like "Who said that?" use the previous
   /help           this help
   /quit           leave (or Ctrl-D)"""
 
-_PRONOUNS = {"that", "this", "it", "its", "he", "she", "him", "her", "his", "they", "them",
-             "their", "there", "then", "those", "these", "one"}
-_FOLLOW_UP_START = re.compile(r"^(?:and|but|also|so|what about|how about|and what about)\b", re.I)
-_QUESTION_WORDS = {"who", "what", "when", "where", "why", "how", "which", "whom", "whose", "did",
-                   "does", "do", "is", "was", "were", "are", "said", "say", "says", "and", "but",
-                   "the", "a", "an", "of", "to", "in", "on", "for", "about", "start", "started",
-                   "begin", "happen", "happened", "mean", "more", "else"}
-
-
 @dataclass
 class Turn:
     """One exchange, kept for /more, /open, /sources and /save."""
@@ -49,7 +40,6 @@ class Turn:
     understood_as: str
     answer: Answer
     shown: int
-    subject: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -90,16 +80,17 @@ class ChatSession:
     # -- questions
 
     def _question(self, question: str) -> Reply:
-        previous = self.turns[-1].subject if self.turns else []
-        understood, subject = expand_follow_up(question, previous)
-        answer = ask(self.index, understood, k=self.k, as_of=self.as_of, filters=self.filters,
-                     settings=self.settings)
+        self.index = self.index.refreshed()  # an update since the last question is seen now
+        resolved = resolve_follow_up(question, self.turns)
+        answer = ask(self.index, resolved.searched, k=self.k, as_of=self.as_of,
+                     filters=self.filters, settings=self.settings)
         answer = replace(answer, question=question)
-        self.turns.append(Turn(question, understood, answer, len(answer.quotes), subject))
-        return Reply(answer=answer, understood_as=understood if understood != question else None)
+        self.turns.append(Turn(question, resolved.searched, answer, len(answer.quotes)))
+        return Reply(answer=answer, understood_as=resolved.searched if resolved.expanded else None)
 
     def _more(self) -> Reply:
         turn = self._last_turn()
+        self.index = self.index.refreshed()
         wider = ask(self.index, turn.understood_as, k=turn.shown + self.k, as_of=self.as_of,
                     filters=self.filters, settings=self.settings)
         if len(wider.quotes) <= turn.shown:
@@ -173,36 +164,6 @@ def parse_day_or_fail(value: str) -> date:
         return parse_day(value)
     except ValueError:
         raise InputError(f"not a date: {value!r} (use YYYY-MM-DD)") from None
-
-
-def subject_words(question: str) -> list[str]:
-    """The words of a question that say what it is about (no question words or pronouns)."""
-    kept = []
-    for word in re.findall(r"[\w’'-]+", question):
-        lowered = word.lower()
-        if lowered not in _QUESTION_WORDS and lowered not in _PRONOUNS and word not in kept:
-            kept.append(word)
-    return kept
-
-
-def expand_follow_up(question: str, previous_subject: list[str]) -> tuple[str, list[str]]:
-    """A question that leans on the previous one ("Who said that?", "And when did it start?")
-    is searched together with the previous question's subject words. Returns the question to
-    search and the subject it carries on to the next turn."""
-    own = subject_words(question)
-    if not previous_subject:
-        return question, own
-    tokens = words(question)
-    leans = (
-        _FOLLOW_UP_START.search(question) is not None
-        or (any(t in _PRONOUNS for t in tokens) and len(own) <= 2)
-        or len(tokens) <= 3
-    )
-    if not leans:
-        return question, own
-    carried = previous_subject + [w for w in own if w not in previous_subject]
-    context = [w for w in previous_subject if w not in own]
-    return f"{question} ({' '.join(context)})", carried[-12:]
 
 
 def open_paragraph(quote: Quote) -> str:

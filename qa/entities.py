@@ -228,3 +228,11 @@ def matches_kind(mention: Mention, wanted: str | None) -> bool:
     if wanted == NAME:
         return mention.kind in NAMED
     return wanted in NAMED and mention.kind == NAME
+
+
+_PERSON_NOUN = re.compile(rf"(?:{_PERSON_NOUNS})s?", re.I)
+
+
+def is_person_noun(word: str) -> bool:
+    """Whether ``word`` is a common noun for a person ("leader", "spokesman"), not a name."""
+    return _PERSON_NOUN.fullmatch(word.strip()) is not None

@@ -641,9 +641,24 @@ def _switch_to(root: Path, generation: _Generation) -> None:
 
 
 def _remove_stale_generations(root: Path, keep: str) -> None:
+    """Delete old generations that no reader holds (each open Index holds a shared flock on
+    its generation); one in use is kept until a later update finds it free."""
     for entry in root.iterdir():
         if entry.is_dir() and entry.name.startswith("gen-") and entry.name != keep:
-            shutil.rmtree(entry, ignore_errors=True)
+            try:
+                descriptor = os.open(entry, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.debug("generation %s is in use by a reader: kept", entry.name)
+                os.close(descriptor)
+                continue
+            try:
+                shutil.rmtree(entry, ignore_errors=True)
+            finally:
+                os.close(descriptor)
         elif entry.name.startswith(f"{CURRENT_FILE}.") and entry.name.endswith(".tmp"):
             entry.unlink(missing_ok=True)
 
@@ -693,10 +708,12 @@ def _qa_version() -> str:
 class Index:
     """An opened index generation: read-only access to articles, chunks, vectors and BM25."""
 
-    def __init__(self, root: Path, generation: Path, manifest: dict[str, Any]) -> None:
+    def __init__(self, root: Path, generation: Path, manifest: dict[str, Any],
+                 reader_lock: int | None = None) -> None:
         self.root = root
         self.generation = generation
         self.manifest = manifest
+        self._reader_lock = reader_lock  # a shared flock on the generation: not deleted under us
         try:
             self._store = sqlite3.connect(
                 f"file:{generation / STORE}?mode=ro", uri=True, check_same_thread=False
@@ -730,6 +747,30 @@ class Index:
 
     def close(self) -> None:
         self._store.close()
+        self._release()
+
+    def _release(self) -> None:
+        if self._reader_lock is not None:
+            os.close(self._reader_lock)
+            self._reader_lock = None
+
+    def is_current(self) -> bool:
+        """Whether this is still the generation that CURRENT names (no update since opening)."""
+        try:
+            return (self.root / CURRENT_FILE).read_text().strip() == self.generation.name
+        except OSError:
+            return True  # CURRENT briefly unreadable: keep answering from this one
+
+    def refreshed(self) -> Index:
+        """This index when it is current, else the newly switched-to generation (this one is
+        closed, and the encoder already loaded is handed on when the model is the same)."""
+        if self.is_current():
+            return self
+        fresh = Index.open(self.root)
+        if self._encoder is not None and fresh.manifest.get("model") == self.manifest.get("model"):
+            fresh._encoder = self._encoder
+        self.close()
+        return fresh
 
     # -- store
 
@@ -991,10 +1032,35 @@ def _open_existing(root: Path) -> Index | None:
     current = root / CURRENT_FILE
     if not current.exists():
         return None
-    name = current.read_text().strip()
-    generation = root / name
+    for _ in range(5):  # a writer may switch (and remove the old one) between read and lock
+        name = current.read_text().strip()
+        lock = _lock_generation(root / name) if name else None
+        if lock is not None and current.read_text().strip() == name:
+            break
+        if lock is not None:
+            os.close(lock)
+    else:
+        raise _corrupt(root, "its CURRENT file points at a missing generation")
+    try:
+        return _open_locked(root, root / name, lock)
+    except BaseException:
+        os.close(lock)
+        raise
+
+
+def _lock_generation(generation: Path) -> int | None:
+    """A shared flock on a generation directory, or None when it is gone."""
+    try:
+        descriptor = os.open(generation, os.O_RDONLY)
+    except OSError:
+        return None
+    fcntl.flock(descriptor, fcntl.LOCK_SH)
+    return descriptor
+
+
+def _open_locked(root: Path, generation: Path, lock: int) -> Index:
     manifest_path = generation / MANIFEST
-    if not name or not manifest_path.is_file():
+    if not manifest_path.is_file():
         raise _corrupt(root, "its CURRENT file points at a missing generation")
     try:
         manifest = json.loads(manifest_path.read_text())
@@ -1009,7 +1075,7 @@ def _open_existing(root: Path) -> Index | None:
             f"the index at {root} has format {version}, {age} than this qa reads "
             f"({FORMAT_VERSION}): rebuild it: qa index --rebuild ARTICLES --index {root}"
         )
-    return Index(root, generation, manifest)
+    return Index(root, generation, manifest, reader_lock=lock)
 
 
 def _fold(text: str | None) -> str:

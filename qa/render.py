@@ -110,6 +110,19 @@ def quote_citation(quote: Quote) -> str:
     return citation(quote.article, quote.line, quote.copies)
 
 
+def output_console(stream: Any = None) -> Any:
+    """A rich console for results: on a terminal it wraps to the screen; to a pipe or file it
+    never hard-wraps a line and writes no colour or escape codes."""
+    import sys
+
+    from rich.console import Console
+
+    stream = stream or sys.stdout
+    terminal = stream.isatty()
+    return Console(file=stream, highlight=False, soft_wrap=not terminal, no_color=not terminal,
+                   force_terminal=terminal)
+
+
 def render_answer(answer: Answer, console: Any, first_rank: int = 1) -> None:
     """Print an answer: each quote (from ``first_rank`` on) with the question's words
     highlighted and the span that most likely answers in bold, then its citation."""

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.chat import ChatSession, Reply
-from qa.render import answer_as_dict, render_answer, safe_text
+from qa.render import answer_as_dict, output_console, render_answer, safe_text
 
 GREETING = "Ask the archive a question. /help lists the commands; Ctrl-D or /quit leaves."
 
@@ -23,16 +23,13 @@ def history_path() -> Path:
 
 def run_chat(session: ChatSession, *, interactive: bool) -> None:
     """Read lines until end of input or /quit, answering each."""
-    from rich.console import Console
-
+    console = output_console()
     if interactive:
-        console = Console(highlight=False)
         console.print(GREETING, style="dim")
         for line in _prompt_lines():
             if not _show(session.handle(line), session, console):
                 break
     else:
-        console = Console(highlight=False, no_color=True, force_terminal=False, width=100)
         for line in sys.stdin:
             if not _show(session.handle(line), session, console):
                 break
@@ -63,8 +60,8 @@ def _show(reply: Reply, session: ChatSession, console: Any) -> bool:
     if reply.text:
         console.print(Text(safe_text(reply.text)))
     if reply.answer is not None:
-        if session.json_mode:
-            console.print(Text(json.dumps(answer_as_dict(reply.answer), ensure_ascii=False)))
+        if session.json_mode:  # one object a line, never wrapped, whatever the console width
+            console.file.write(json.dumps(answer_as_dict(reply.answer), ensure_ascii=False) + "\n")
         else:
             if reply.understood_as:
                 console.print(Text(f"(understood as: {safe_text(reply.understood_as)})", style="dim"))
