@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.answer import AnswerSettings, answer_questions
-from qa.chat import expand_follow_up, subject_words
 from qa.errors import BusyError, InputError, NotFoundError, QAError
+from qa.followup import resolve_follow_up
 from qa.index import CURRENT_FILE, Index, index_info
+from qa.models import Answer
 from qa.render import answer_as_dict, article_as_dict, info_as_dict
 from qa.rerank import load_reranker
 from qa.retrieve import Filters
@@ -81,12 +82,22 @@ def ask_request(
     )
 
 
+@dataclass(frozen=True)
+class _PreviousQuestion:
+    """An earlier question known only by its text (the API's ``after``)."""
+
+    question: str
+    understood_as: str
+    answer: Answer
+
+
 def follow_up(question: str, previous: str | None) -> str:
-    """The question to search: a follow-up ("Who said that?") carries the previous question's
-    subject, as in ``qa chat``."""
+    """The question to search: a follow-up ("Who said that?") is resolved against the previous
+    question as in ``qa chat`` (without its answer, a pronoun takes the question's names)."""
     if not previous:
         return question
-    return expand_follow_up(question, subject_words(previous))[0]
+    turn = _PreviousQuestion(previous, previous, Answer(question=previous, answered=False, quotes=()))
+    return resolve_follow_up(question, [turn]).searched
 
 
 class IndexHolder:
