@@ -13,9 +13,8 @@ import numpy as np
 
 from qa.candidates import Candidate, gather_candidates
 from qa.entities import QUOTE, matches_kind
-from qa.features import FEATURES, QuestionTerms, asked_already, feature_rows, question_terms
+from qa.features import FEATURES, QuestionTerms, feature_rows, new_mentions, question_anchors, question_terms
 from qa.index import Index
-from qa.lexical import term_spans
 from qa.models import Answer, Quote
 from qa.rerank import PACKAGED, Reranker, load_reranker
 from qa.retrieve import ArticleHit, Filters, Query, RetrievalSettings, retrieve, understand
@@ -161,8 +160,7 @@ def best_prose_evidence(candidates: Sequence[Candidate], features: np.ndarray) -
     """The highest cosine and the highest coverage of a prose candidate (of any, if none is)."""
     if not len(candidates):
         return 0.0, 0.0
-    prose = [i for i, c in enumerate(candidates) if not c.sentences.furniture[c.position]]
-    rows = features[prose or list(range(len(candidates)))]
+    rows = features[_quotable(candidates)]
     return float(rows[:, FEATURES.index("cosine")].max()), float(rows[:, FEATURES.index("coverage")].max())
 
 
@@ -179,9 +177,17 @@ def favour_scope(query: Query, candidates: Sequence[Candidate], scores: np.ndarr
 
 def best_prose(candidates: Sequence[Candidate], scores: np.ndarray, count: int) -> list[int]:
     """The ``count`` best-scoring candidates that are prose (all candidates if none is)."""
-    prose = [i for i, c in enumerate(candidates) if not c.sentences.furniture[c.position]]
-    pool = prose or list(range(len(candidates)))
-    return sorted(pool, key=lambda i: -float(scores[i]))[:count]
+    return sorted(_quotable(candidates), key=lambda i: -float(scores[i]))[:count]
+
+
+def _prose(candidates: Sequence[Candidate]) -> list[int]:
+    """The positions of the candidates that are prose, not page furniture."""
+    return [i for i, c in enumerate(candidates) if not c.sentences.furniture[c.position]]
+
+
+def _quotable(candidates: Sequence[Candidate]) -> list[int]:
+    """The prose candidates, or every candidate when none is prose."""
+    return _prose(candidates) or list(range(len(candidates)))
 
 
 def final_scores(
@@ -201,9 +207,8 @@ def final_scores(
         first = np.log(np.clip(probabilities[read], 1e-6, 1 - 1e-6))
         first -= np.log1p(-np.clip(probabilities[read], 1e-6, 1 - 1e-6))
         read_scores = scorer.rerank(logits, first)
-    else:  # a named cross-encoder's scores, as probabilities where they are logits
-        inside = bool(((logits >= 0) & (logits <= 1)).all())
-        read_scores = logits if inside else (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+    else:  # a named cross-encoder's probabilities
+        read_scores = logits
     final = probabilities.copy()
     floor = float(read_scores.min())
     cut = max(float(probabilities[read].min()), 1e-9)
@@ -216,7 +221,7 @@ def choose_quotes(index: Index, scored: ScoredQuestion, k: int, settings: Answer
     """The best sentences as quotes, best first: at most ``quotes_per_article`` from one article
     and none touching another quote; page furniture only when no prose sentence is left."""
     candidates, scores = scored.candidates, scored.scores
-    prose = [i for i, c in enumerate(candidates) if not c.sentences.furniture[c.position]]
+    prose = _prose(candidates)
     pool = prose or list(range(len(candidates)))
     order = sorted(pool, key=lambda i: -float(scores[i]))
     holds_kind = scored.features[:, FEATURES.index("has_exact_kind")] if len(candidates) else scores
@@ -298,12 +303,11 @@ def answer_span(
     mentions = []  # (start, end, exact kind) in article offsets
     anchors = []
     for candidate in window:
-        text, offset = candidate.text, candidate.sentence.start
-        for m in candidate.sentences.mentions[candidate.position]:
-            if matches_kind(m, kind) and not asked_already(text, m, terms):
-                mentions.append((offset + m.start, offset + m.end, m.kind == kind))
+        offset = candidate.sentence.start
+        mentions += [(offset + m.start, offset + m.end, m.kind == kind)
+                     for m in new_mentions(candidate, terms) if matches_kind(m, kind)]
         if candidate is best:
-            anchors = [offset + (s + e) / 2 for s, e in term_spans(text, set(terms.weights))]
+            anchors = [offset + a for a in question_anchors(candidate, set(terms.weights))]
     if not mentions:
         return None
     if kind == QUOTE:

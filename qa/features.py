@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from qa.candidates import SHAPE_FEATURES, Candidate
-from qa.entities import DATE, NAMED, NUMBER, QUOTE, asked_kind, matches_kind
+from qa.entities import DATE, NAMED, NUMBER, QUOTE, Mention, asked_kind, matches_kind
 from qa.lexical import term_spans, tokenize, words
 
 FEATURES = (
@@ -97,16 +97,11 @@ def feature_rows(
         fresh = terms_here - sum(counts[t] for t in shared)
         row[column["new_words"]] = fresh / max(terms_here, 1)
         row[column["new_words_log"]] = math.log1p(fresh)
-        mentions = analysed.mentions[position]
-        if mentions:
-            new = [m for m, found in zip(mentions, analysed.mention_words[position])
-                   if not (found and found <= question.words)]
+        if analysed.mentions[position]:
+            new = new_mentions(candidate, question)
             wanted = [m for m in new if matches_kind(m, kind)]
             if wanted and shared:
-                middles = analysed.term_middles[position]
-                anchors = [(a + b) / 2 for a, b in term_spans(candidate.text, asked)] \
-                    if middles is None else \
-                    [m for t, m in zip(analysed.terms[position], middles) if t in asked]
+                anchors = question_anchors(candidate, asked)
                 row[column["kind_near_question"]] = any(
                     abs((m.start + m.end) / 2 - a) <= 80 for m in wanted for a in anchors
                 )
@@ -148,14 +143,22 @@ _COLUMN = {name: i for i, name in enumerate(FEATURES)}
 _SHAPE_COLUMNS = [_COLUMN[name] for name in SHAPE_FEATURES]
 
 
-def _coverage(terms: set[str], question: QuestionTerms, total_weight: float) -> float:
-    return sum(w for t, w in question.weights.items() if t in terms) / total_weight
+def new_mentions(candidate: Candidate, question: QuestionTerms) -> list[Mention]:
+    """The typed mentions of a candidate sentence that the question does not already name
+    (a mention all of whose words are in the question cannot be its answer)."""
+    analysed, position = candidate.sentences, candidate.position
+    return [m for m, found in zip(analysed.mentions[position], analysed.mention_words[position])
+            if not (found and found <= question.words)]
 
 
-def asked_already(text: str, mention, question: QuestionTerms) -> bool:  # type: ignore[no-untyped-def]
-    """Whether every word of a mention is in the question (it cannot be the answer)."""
-    found = words(text[mention.start : mention.end])
-    return bool(found) and all(w in question.words for w in found)
+def question_anchors(candidate: Candidate, asked: set[str]) -> list[float]:
+    """Where the words of the terms ``asked`` are in a candidate sentence: the middle of each,
+    as an offset into the sentence."""
+    analysed, position = candidate.sentences, candidate.position
+    middles = analysed.term_middles[position]
+    if middles is None:  # the sentence is not NFC: its words are read again
+        return [(a + b) / 2 for a, b in term_spans(candidate.text, asked)]
+    return [m for t, m in zip(analysed.terms[position], middles) if t in asked]
 
 
 def _group_max(groups: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -376,7 +376,7 @@ def _write_generation(
                 article = articles.pop()
                 row, sentence_count = _add_article(
                     store, article, settings, sink, lexical, row, sentence_count,
-                    previous.stored_analysis(article) if reusable and previous else None,
+                    previous.sentence_analysis(article.id, article.text) if reusable and previous else None,
                 )
                 progress.update(1)
             sink.finish()
@@ -432,8 +432,7 @@ def _add_article(
     previous generation's, when still valid) from the given rows on, and queue them for
     embedding and BM25; returns the next free chunk and sentence rows."""
     _insert_article(store, article)
-    sentence_rows: dict[Sentence, int] = {}
-    in_order: list[Sentence] = []  # as Index.article_sentences reads them back
+    sentence_rows: dict[Sentence, int] = {}  # each sentence once, in text order
     for chunk in chunk_article(article, settings):
         text = embedding_text(article, chunk)
         embed_hash = hashlib.sha1(text.encode()).hexdigest()
@@ -446,13 +445,12 @@ def _add_article(
                 sentence_rows[sentence] = sentence_row
                 introduced.append((key, span))
                 sentence_row += 1
-        in_order += [s for s in chunk.sentences if not in_order or s.start > in_order[-1].start]
         _insert_chunk(store, row, chunk, embed_hash, sentence_rows)
         lexical.add(tokenize(text))
         sink.add(embed_hash, text, introduced)
         row += 1
     store.execute("INSERT INTO analysis VALUES (?, ?)",
-                  (article.id, analysis or analyse(article.text, in_order).to_json()))
+                  (article.id, analysis or analyse(article.text, list(sentence_rows)).to_json()))
     return row, sentence_row
 
 
@@ -832,22 +830,14 @@ class Index:
                     last_start = start
         return tuple(sentences), tuple(chunk_ids)
 
-    def sentence_analysis(self, article_id: str) -> str | None:
-        """The stored analysis of an article's sentences (``qa/analysis.py``), or None when
-        this generation was written before it was stored."""
-        if self.manifest.get("analysis") != ANALYSIS_VERSION:
-            return None
-        found = self._store.execute("SELECT data FROM analysis WHERE article_id = ?",
-                                    (article_id,)).fetchone()
-        return None if found is None else str(found[0])
-
-    def stored_analysis(self, article: Article) -> str | None:
-        """The stored analysis of ``article`` if this generation holds the same cleaned text."""
+    def sentence_analysis(self, article_id: str, text: str | None = None) -> str | None:
+        """The stored analysis of an article's sentences (``qa/analysis.py``); None when this
+        generation was written before it was stored or, given ``text``, holds another text."""
         if self.manifest.get("analysis") != ANALYSIS_VERSION:
             return None
         found = self._store.execute(
-            "SELECT s.data FROM articles a JOIN analysis s ON s.article_id = a.id "
-            "WHERE a.id = ? AND a.text = ?", (article.id, article.text)).fetchone()
+            "SELECT s.data FROM analysis s JOIN articles a ON a.id = s.article_id "
+            "WHERE s.article_id = ? AND (? IS NULL OR a.text = ?)", (article_id, text, text)).fetchone()
         return None if found is None else str(found[0])
 
     @property

@@ -94,10 +94,16 @@ class HubReranker:
                              "a cross-encoder that is in the Hugging Face cache)") from exc
 
     def scores(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+        """The probability of each pair: the sigmoid of the model's raw logit, whatever
+        activation the model was saved with."""
+        import torch
+
         if not pairs:
             return np.zeros(0, dtype=np.float32)
-        found = self._model.predict(list(pairs), show_progress_bar=False, convert_to_numpy=True)
-        return np.asarray(found, dtype=np.float32).reshape(len(pairs), -1)[:, -1]
+        found = self._model.predict(list(pairs), show_progress_bar=False, convert_to_numpy=True,
+                                    activation_fn=torch.nn.Identity())
+        logits = np.asarray(found, dtype=np.float32).reshape(len(pairs), -1)[:, -1]
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
 
 @lru_cache(maxsize=4)

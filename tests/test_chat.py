@@ -107,14 +107,22 @@ def test_piped_json_is_one_object_a_line_and_answers_are_not_wrapped(demo_index_
     assert top in asked.stdout and "\x1b" not in asked.stdout
 
 
-def test_an_open_chat_answers_from_an_article_indexed_after_it_started(tmp_path):
-    from qa.index import Index, build_index
+def harbour_index(tmp_path: Path) -> tuple[Path, Path]:
+    """A folder with one article and its index built with the hashing encoder (storage only)."""
+    from qa.index import build_index
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "a.txt").write_text("Harbour news\n\nThe harbour reopened after the storm on Monday.\n")
     index_dir = tmp_path / "index"
     build_index([corpus], index_dir, model="hashing")
+    return corpus, index_dir
+
+
+def test_an_open_chat_answers_from_an_article_indexed_after_it_started(tmp_path):
+    from qa.index import Index, build_index
+
+    corpus, index_dir = harbour_index(tmp_path)
     session = ChatSession(Index.open(index_dir), k=2)
     assert "harbour" in session.handle("When did the harbour reopen?").answer.quotes[0].text
     (corpus / "b.txt").write_text(
@@ -130,11 +138,7 @@ def test_an_open_chat_answers_from_an_article_indexed_after_it_started(tmp_path)
 def test_a_reader_keeps_its_generation_while_a_writer_switches(tmp_path):
     from qa.index import Index, build_index
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "a.txt").write_text("Harbour news\n\nThe harbour reopened after the storm on Monday.\n")
-    index_dir = tmp_path / "index"
-    build_index([corpus], index_dir, model="hashing")
+    corpus, index_dir = harbour_index(tmp_path)
     reader = Index.open(index_dir)
     (corpus / "b.txt").write_text("Bridge news\n\nThe old bridge was closed for repairs in May.\n")
     build_index([corpus], index_dir, model="hashing")
