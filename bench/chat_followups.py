@@ -40,6 +40,7 @@ class Turn:
     question: str
     understood_as: str
     answer: Answer
+    referent: str | None = None
 
 
 # The rule the chat used before qa/followup.py (kept here as the baseline only).
@@ -89,10 +90,12 @@ def run(index: Index, conversations: list[dict], misses: bool) -> dict[str, floa
         subject: list[str] = []
         for number, turn in enumerate(conversation["turns"]):
             question, expected = turn["question"], turn["answer"]
-            resolved = resolve_follow_up(question, history).searched
+            resolution = resolve_follow_up(question, history)
+            resolved = resolution.searched
             old, subject = previous_rule(question, subject)
             answer = ask(index, resolved, k=K, as_of=day)
-            history.append(Turn(question, resolved, replace(answer, question=question)))
+            history.append(Turn(question, resolved, replace(answer, question=question),
+                                resolution.referent))
             if number == 0:
                 continue
             total += 1
@@ -102,8 +105,10 @@ def run(index: Index, conversations: list[dict], misses: bool) -> dict[str, floa
             for name, hit in outcome.items():
                 hits[name] += hit
             if misses and not outcome["resolved"]:
+                marks = " ".join(f"{name}={'hit' if hit else 'miss'}" for name, hit in outcome.items())
                 print(f"miss {conversation['id']}: {question!r} -> {resolved!r} "
-                      f"(want {expected!r}); top: {answer.quotes[0].text[:100] if answer.quotes else None!r}",
+                      f"(want {expected!r}; {marks}; previous rule searched {old!r}); "
+                      f"top: {answer.quotes[0].text[:100] if answer.quotes else None!r}",
                       file=sys.stderr)
     return {name: round(value / total, 3) for name, value in hits.items()} | {"follow-ups": total}
 

@@ -40,6 +40,7 @@ class Turn:
     understood_as: str
     answer: Answer
     shown: int
+    referent: str | None = None  # what a pronoun of the question was resolved to
 
 
 @dataclass
@@ -85,7 +86,8 @@ class ChatSession:
         answer = ask(self.index, resolved.searched, k=self.k, as_of=self.as_of,
                      filters=self.filters, settings=self.settings)
         answer = replace(answer, question=question)
-        self.turns.append(Turn(question, resolved.searched, answer, len(answer.quotes)))
+        self.turns.append(Turn(question, resolved.searched, answer, len(answer.quotes),
+                               resolved.referent))
         return Reply(answer=answer, understood_as=resolved.searched if resolved.expanded else None)
 
     def _more(self) -> Reply:

@@ -9,12 +9,14 @@ words are added after it. A complete question with its own subject is never expa
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from qa.entities import NAMED, PERSON, PLACE, find_mentions, is_person_noun
+from qa.entities import (NAME, NAMED, ORGANISATION, PERSON, PLACE, asked_kind, find_mentions,
+                         is_person_noun)
 from qa.models import Answer
 
 _PERSON_PRONOUNS = {"he", "she", "him", "her", "his", "hers", "himself", "herself"}
@@ -43,6 +45,7 @@ class PastTurn(Protocol):
     question: str
     understood_as: str
     answer: Answer
+    # A turn may also keep ``referent``: what its own pronoun was resolved to (the chat's do).
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def resolve_follow_up(question: str, previous_turns: Sequence[PastTurn]) -> Reso
     topic = _topic_terms(last.understood_as, exclude=set(tokens))
     if pronouns:
         role = _role(pronouns[0])
-        referent = _referent(role, last)
+        referent = _referent(role, pronouns[0], last)
         # The answer's entity, then the previous question's topic words (HQE-style), in brackets.
         extra = [t for t in topic if referent is None or t.lower() not in referent.lower()]
         extra = ([referent] if referent else []) + extra[:_TOPIC_TERMS]
@@ -121,40 +124,142 @@ def _role(pronoun: str) -> str:
         return PERSON
     if pronoun in _PLACE_PRONOUNS:
         return PLACE
+    if pronoun in ("they", "them", "their"):
+        return "group"
     return "thing"
 
 
-def _referent(role: str, turn: PastTurn) -> str | None:
-    """The entity for ``role``: the previous answer's answer span when it names one, then the
-    names of the previous answer's top quote (people) or of the previous question (things,
-    places), then the rest."""
-    answer_names: list[str] = []
-    quote_names: list[str] = []
-    answer = turn.answer
-    if answer.quotes:
-        quote = answer.quotes[0]
-        if quote.answer_start is not None and quote.answer_end is not None:
-            span = quote.article.text[quote.answer_start : quote.answer_end].strip(" “”\"‘’.,")
-            if span[:1].isupper() and len(span.split()) <= 6 and any(
-                _fits(role, m.kind) for m in find_mentions(span)
-            ):
-                answer_names.append(_full_name(span, quote.article.text))
-        quote_names = [_full_name(quote.text[m.start:m.end], quote.article.text)
-                       for m in find_mentions(quote.text)
-                       if (m.kind == PERSON if role == PERSON else _fits(role, m.kind))]
-    asked = [turn.understood_as[m.start:m.end] for m in find_mentions(turn.understood_as)
-             if _fits(role, m.kind)]
-    ordered = answer_names + (quote_names + asked if role == PERSON else asked + quote_names)
-    ordered = [c for c in ordered if c.lower() not in _FUNCTION_WORDS and not is_person_noun(c)]
-    return ordered[0] if ordered else None
+# How much each place a candidate referent appears in counts toward its salience: chosen on the
+# dev conversations of bench/conversations.jsonl by bench/chat_followups.py.
+_ASKED_ANSWER = 3.0  # the previous answer's span, typed as the previous question asked
+_ANSWER = 1.5  # the previous answer's span otherwise
+_QUESTION = 2.0  # a name of the previous question (its subject, or the referent it was given)
+_TOP_QUOTE = 1.0  # a name of the previous answer's top quote
+_OTHER_QUOTE = 0.5  # a name of its second and third quotes
+_ARTICLE = 0.5  # times the log of how often the top quote's article repeats the name
+
+_TYPED = 1.0  # a name that the article types as the role's kind (a person for he/she)
+
+# The kinds of name each pronoun's role can stand for, best first: he/she a person (or an untyped
+# name), it an organisation, place or thing (never a person), they a group (one person only when
+# no group is named), there a place (or an untyped name).
+_ROLE_KINDS = {
+    PERSON: ({PERSON, NAME},),
+    PLACE: ({PLACE, NAME},),
+    "thing": ({ORGANISATION, PLACE, NAME},),
+    "group": ({ORGANISATION, NAME}, {PERSON}),
+}
+_ROLE_KIND = {PERSON: PERSON, PLACE: PLACE, "thing": ORGANISATION, "group": ORGANISATION}
 
 
-def _fits(role: str, kind: str) -> bool:
-    if role == PERSON:
-        return kind in (PERSON, "name")
-    if role == PLACE:
-        return kind in (PLACE, "name")
-    return kind in NAMED
+@dataclass
+class _Candidate:
+    """A name that a pronoun may stand for, keyed by its last word ("Gronkowski")."""
+
+    name: str
+    tier: int  # which of the role's kinds it is (0: the best)
+    score: float = 0.0
+
+
+def _referent(role: str, pronoun: str, turn: PastTurn) -> str | None:
+    ranked = _candidates(role, pronoun, turn)
+    return ranked[0].name if ranked else None
+
+
+def _candidates(role: str, pronoun: str, turn: PastTurn) -> list[_Candidate]:
+    """The names of the previous turn that fit ``role``, best kind first and most salient first
+    within a kind: salience adds up a name's appearances in the previous question (its subject, or
+    the referent it was given), in the answer span it asked for, in the answer's quotes and in
+    the top quote's article. The article also types names (a name it calls a person is a
+    person) and, by its pronouns, gives people a gender."""
+    quotes = turn.answer.quotes[:3]
+    article = quotes[0].article.text if quotes else ""
+    kinds = _article_kinds(article)
+    candidates: dict[str, _Candidate] = {}
+
+    def add(name: str, kind: str, weight: float) -> None:
+        name = name.strip(" “”\"‘’.,").removesuffix("’s").removesuffix("'s")
+        if not name or name.lower() in _FUNCTION_WORDS or is_person_noun(name) or _demonym(name):
+            return
+        head = name.split()[-1]
+        typed = kinds.get(head, kind)
+        tier = next((n for n, allowed in enumerate(_ROLE_KINDS[role]) if typed in allowed), None)
+        if tier is None or (role == PERSON and typed == NAME and not _person_shaped(name)):
+            return
+        if role == PERSON and _gender_disagrees(pronoun, head, article):
+            return
+        candidate = candidates.get(head)
+        if candidate is None:  # first sighting: its typing and its article's salience, once
+            repeats = len(re.findall(rf"\b{re.escape(head)}\b", article))
+            typed_bonus = _TYPED if typed == _ROLE_KIND[role] else 0.0
+            candidate = candidates[head] = _Candidate(name, tier,
+                                                      typed_bonus + _ARTICLE * math.log1p(repeats))
+        if len(name) > len(candidate.name):
+            candidate.name = name
+        candidate.tier = min(candidate.tier, tier)
+        candidate.score += weight
+
+    earlier_referent = getattr(turn, "referent", None)  # a chat turn keeps what it resolved to
+    for text in (turn.question, earlier_referent or ""):
+        for mention in find_mentions(text):
+            add(text[mention.start : mention.end], mention.kind, _QUESTION)
+    if quotes and quotes[0].answer_start is not None and quotes[0].answer_end is not None:
+        span = quotes[0].article.text[quotes[0].answer_start : quotes[0].answer_end]
+        asked = asked_kind(turn.question)
+        for mention in find_mentions(span):
+            head = span[mention.start : mention.end].split()[-1]
+            typed = kinds.get(head, mention.kind)
+            as_asked = typed == asked or (asked == NAME and typed in NAMED)
+            weight = _ASKED_ANSWER if as_asked else _ANSWER
+            add(span[mention.start : mention.end], mention.kind, weight)
+    for rank, quote in enumerate(quotes):
+        for mention in find_mentions(quote.text):
+            name = _full_name(quote.text[mention.start : mention.end], quote.article.text)
+            add(name, mention.kind, _TOP_QUOTE if rank == 0 else _OTHER_QUOTE)
+    return sorted(candidates.values(), key=lambda c: (c.tier, -c.score))
+
+
+def _article_kinds(text: str) -> dict[str, str]:
+    """The kind the article gives each name's last word, where its mentions agree on one."""
+    seen: dict[str, set[str]] = {}
+    for mention in find_mentions(text):
+        if mention.kind in (PERSON, ORGANISATION, PLACE):
+            head = text[mention.start : mention.end].split()[-1].removesuffix("’s")
+            seen.setdefault(head.removesuffix("'s"), set()).add(mention.kind)
+    return {head: next(iter(kinds)) for head, kinds in seen.items() if len(kinds) == 1}
+
+
+def _person_shaped(name: str) -> bool:
+    """Two to four capitalised words: how a person's name looks when nothing types it."""
+    words = name.split()
+    return 2 <= len(words) <= 4 and all(w[:1].isupper() for w in words)
+
+
+def _demonym(name: str) -> bool:
+    """An adjective of a place ("Russian", "Sri Lankan", "Chinese"), not a referent."""
+    from qa.entities import _places  # the same place list typing uses
+
+    places = _places()
+    return any(name.endswith(end) and name[: len(name) - len(end)] + add in places
+               for end, add in (("n", ""), ("an", ""), ("ian", "ia"), ("ese", "a"), ("ish", "")))
+
+
+_MALE = re.compile(r"\b(?:he|him|his|himself)\b", re.IGNORECASE)
+_FEMALE = re.compile(r"\b(?:she|her|hers|herself)\b", re.IGNORECASE)
+
+
+def _gender_disagrees(pronoun: str, head: str, article: str) -> bool:
+    """Whether the article's pronouns right after each mention of ``head`` (in the same or the next
+    sentence) clearly give the person the other gender than ``pronoun``."""
+    male = female = 0
+    for match in re.finditer(rf"\b{re.escape(head)}\b", article):
+        after = article[match.end() : match.end() + 200]
+        after = ".".join(after.split(".")[:2])
+        male += len(_MALE.findall(after))
+        female += len(_FEMALE.findall(after))
+    wanted_male = pronoun in ("he", "him", "his", "himself")
+    same, other = (male, female) if wanted_male else (female, male)
+    return other >= 2 and other >= 3 * same
 
 
 def _full_name(name: str, text: str) -> str:
