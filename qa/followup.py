@@ -95,7 +95,10 @@ def resolve_follow_up(question: str, previous_turns: Sequence[PastTurn]) -> Reso
     if rest.lower() in _QUESTION_WORDS:
         searched = re.sub(r"^\s*\w+", rest.capitalize(), frame, count=1)
         return ResolvedQuestion(question, searched, None, tuple(topic))
-    return ResolvedQuestion(question, f"{rest}: {frame}", None, tuple(topic))
+    # "And eggs?": the question as asked, the frame's topic words in brackets (as for pronouns).
+    frame_terms = _topic_terms(frame, exclude=set(tokens))[:_TOPIC_TERMS]
+    return ResolvedQuestion(question, f"{question} ({' '.join(frame_terms)})", None,
+                            tuple(frame_terms))
 
 
 def _is_elliptical(question: str) -> bool:
