@@ -85,7 +85,8 @@ def resolve_follow_up(question: str, previous_turns: Sequence[PastTurn]) -> Reso
         # The answer's entity, then the previous question's topic words (HQE-style), in brackets.
         named = referent.lower() if referent else ""
         extra = [t for t in topic if _bare(t).lower() not in named]
-        extra = ([referent] if referent else []) + extra[: _REFERENT_TOPIC_TERMS if referent else _TOPIC_TERMS]
+        kept = _REFERENT_TOPIC_TERMS if referent else _TOPIC_TERMS
+        extra = ([referent] if referent else []) + extra[:kept]
         searched = f"{question} ({' '.join(extra)})" if extra else question
         return ResolvedQuestion(question, searched, referent, tuple(extra))
     # Elliptical: "And eggs?", "Where?", "What about flour?" take the frame of the last

@@ -86,6 +86,8 @@ def test_a_place_adjective_is_not_a_person():
     resolved = resolve_follow_up("Who is her lawyer?", [turn])
     assert resolved.referent == "Brittney Griner"
     assert resolved.searched.startswith("Who is her lawyer? (Brittney Griner ")
+    # A named referent carries the subject: only a few topic words follow it, none repeating it.
+    assert 1 < len(resolved.added_terms) <= 5 and "Griner’s" not in resolved.added_terms
 
 
 def test_she_is_not_the_man_the_answer_named():
