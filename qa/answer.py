@@ -37,8 +37,6 @@ class AnswerSettings:
     # The scorer's best sentences that the cross-encoder reads: its cost grows with them, and
     # reading 8 keeps what reading 16 gains (the depth table of bench/fit_scorer.py).
     reranked: int = 8
-    min_cosine: float | None = None  # None: the fitted abstention thresholds
-    min_coverage: float | None = None
     retrieval: RetrievalSettings = RetrievalSettings()
 
 
@@ -53,8 +51,8 @@ class ScoredQuestion:
     candidates: tuple[Candidate, ...]
     features: np.ndarray
     scores: np.ndarray  # final: the scorer's, or the cross-encoder's for those it read
-    best_cosine: float  # of the prose sentences: what abstention compares with its thresholds
-    best_coverage: float
+    best_cosine: float  # of the prose sentences: with best_probability, what abstention reads
+    best_probability: float  # the scorer's (before the cross-encoder), of the prose sentences
 
 
 def ask(
@@ -88,15 +86,12 @@ def answer_questions(
     """
     questions = [q.strip() for q in questions]
     scorer = settings.scorer or packaged_scorer()
-    min_cosine = scorer.min_cosine if settings.min_cosine is None else settings.min_cosine
-    min_coverage = scorer.min_coverage if settings.min_coverage is None else settings.min_coverage
     answers = []
     for question, scored in zip(questions, score_questions(
         index, questions, k=k, as_of=as_of, filters=filters, settings=settings
     )):
         quotes = choose_quotes(index, scored, k, settings)
-        answered = bool(quotes) and (scored.best_cosine >= min_cosine
-                                     or scored.best_coverage > min_coverage)
+        answered = bool(quotes) and scorer.answers(scored.best_cosine, scored.best_probability)
         answers.append(Answer(question=question, answered=answered, quotes=tuple(quotes),
                               time_scope=scored.query.scope))
     return answers
@@ -152,16 +147,21 @@ def score_questions(
             probabilities, chosen, logits[offset : offset + len(chosen)], scorer, reranker))
         offset += len(chosen)
         scored.append(ScoredQuestion(queries[q], terms, tuple(hits[q]), tuple(candidates[q]),
-                                     features, final, *best_prose_evidence(candidates[q], features)))
+                                     features, final,
+                                     *best_prose_evidence(candidates[q], features, probabilities)))
     return scored
 
 
-def best_prose_evidence(candidates: Sequence[Candidate], features: np.ndarray) -> tuple[float, float]:
-    """The highest cosine and the highest coverage of a prose candidate (of any, if none is)."""
+def best_prose_evidence(
+    candidates: Sequence[Candidate], features: np.ndarray, probabilities: np.ndarray
+) -> tuple[float, float]:
+    """The highest cosine and the highest scorer probability of a prose candidate (of any
+    candidate, if none is prose)."""
     if not len(candidates):
         return 0.0, 0.0
-    rows = features[_quotable(candidates)]
-    return float(rows[:, FEATURES.index("cosine")].max()), float(rows[:, FEATURES.index("coverage")].max())
+    quotable = _quotable(candidates)
+    return (float(features[quotable, FEATURES.index("cosine")].max()),
+            float(probabilities[quotable].max()))
 
 
 def favour_scope(query: Query, candidates: Sequence[Candidate], scores: np.ndarray) -> np.ndarray:

@@ -26,11 +26,12 @@ class SentenceScorer:
     scale: np.ndarray
     weights: np.ndarray
     bias: float
-    # The archive answers when its best prose sentence is at least ``min_cosine`` similar to the
-    # question or covers more than ``min_coverage`` of its weighted terms (bench/fit_scorer.py:
-    # fitted on realtimeqa-dev's fit weeks against bench/out_of_archive.jsonl).
-    min_cosine: float = 0.5
-    min_coverage: float = 1.0
+    # The archive answers when answer_weights . (best prose cosine, logit of this scorer's best
+    # prose probability) + answer_bias >= 0 (bench/fit_scorer.py ``fit_abstention``: fitted on
+    # realtimeqa-dev's fit weeks against bench/out_of_archive.jsonl). Neither signal depends on
+    # the cross-encoder, so a question is declined the same way with any ``--reranker``.
+    answer_weights: tuple[float, float] = (1.0, 0.0)
+    answer_bias: float = -0.5
     # How the packaged cross-encoder's logit and this scorer's logit combine (bench/fit_scorer.py):
     rerank_weights: tuple[float, float] = (0.0, 1.0)
     rerank_bias: float = 0.0
@@ -49,6 +50,13 @@ class SentenceScorer:
         logits = cross * cross_logits + first * first_logits + self.rerank_bias
         return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
+    def answers(self, best_cosine: float, best_probability: float) -> bool:
+        """Whether the archive holds an answer, from its best prose sentence's cosine with the
+        question and this scorer's probability for it."""
+        p = min(max(best_probability, 1e-6), 1 - 1e-6)
+        cosine, first = self.answer_weights
+        return cosine * best_cosine + first * float(np.log(p / (1 - p))) + self.answer_bias >= 0
+
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.about,
@@ -57,8 +65,8 @@ class SentenceScorer:
             "scale": [round(float(v), 6) for v in self.scale],
             "weights": [round(float(v), 6) for v in self.weights],
             "bias": round(float(self.bias), 6),
-            "min_cosine": round(float(self.min_cosine), 4),
-            "min_coverage": round(float(self.min_coverage), 4),
+            "answer_weights": [round(float(v), 6) for v in self.answer_weights],
+            "answer_bias": round(float(self.answer_bias), 6),
             "rerank_weights": [round(float(v), 6) for v in self.rerank_weights],
             "rerank_bias": round(float(self.rerank_bias), 6),
         }
@@ -68,14 +76,15 @@ def scorer_from_dict(data: dict[str, Any]) -> SentenceScorer:
     """A scorer from its JSON form; its feature list must be the one this qa computes."""
     if list(data.get("features", ())) != list(FEATURES):
         raise QAError("the sentence scorer was fitted on other features: rerun bench/fit_scorer.py")
-    known = {"features", "mean", "scale", "weights", "bias", "min_cosine", "min_coverage", "rerank_weights", "rerank_bias"}
+    known = {"features", "mean", "scale", "weights", "bias", "answer_weights", "answer_bias",
+             "rerank_weights", "rerank_bias"}
     return SentenceScorer(
         mean=np.array(data["mean"], dtype=np.float32),
         scale=np.array(data["scale"], dtype=np.float32),
         weights=np.array(data["weights"], dtype=np.float32),
         bias=float(data["bias"]),
-        min_cosine=float(data["min_cosine"]),
-        min_coverage=float(data["min_coverage"]),
+        answer_weights=tuple(float(v) for v in data["answer_weights"]),  # type: ignore[arg-type]
+        answer_bias=float(data["answer_bias"]),
         rerank_weights=tuple(float(v) for v in data.get("rerank_weights", (0.0, 1.0))),  # type: ignore[arg-type]
         rerank_bias=float(data.get("rerank_bias", 0.0)),
         about={k: v for k, v in data.items() if k not in known},
