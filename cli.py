@@ -130,8 +130,8 @@ def index(
     """Build or update the index from article files (.txt .md .html .json .jsonl)."""
     from dataclasses import asdict
 
-    from qa.index import build_index
     from qa.render import shown_path
+    from qa.writer import build_index
 
     report = build_index(
         paths, index_dir, model=model, backend=backend, rebuild=rebuild, prune=prune,
@@ -157,7 +157,7 @@ def remove(
     index_dir: Path = IndexOption,
 ) -> None:
     """Remove articles from the index (by id, URL, file, or every file under a folder)."""
-    from qa.index import remove_articles
+    from qa.writer import remove_articles
 
     report = remove_articles(targets, index_dir, show_progress=sys.stderr.isatty())
     typer.echo(f"removed {report.removed} articles; {report.articles} articles "
@@ -376,7 +376,7 @@ def _engine(index_dir: Path, reranker: str) -> Any:
 
 
 def _filters(since: str | None, until: str | None, sources: list[str] | None) -> Any:
-    from qa.retrieve import Filters
+    from qa.models import Filters
 
     return Filters(_day(since), _day(until), tuple(s for s in sources or () if s.strip()))
 

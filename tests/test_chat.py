@@ -109,7 +109,7 @@ def test_piped_json_is_one_object_a_line_and_answers_are_not_wrapped(demo_index_
 
 def harbour_index(tmp_path: Path) -> tuple[Path, Path]:
     """A folder with one article and its index built with the hashing encoder (storage only)."""
-    from qa.index import build_index
+    from qa.writer import build_index
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -120,7 +120,8 @@ def harbour_index(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_an_open_chat_answers_from_an_article_indexed_after_it_started(tmp_path):
-    from qa.index import Index, build_index
+    from qa.index import Index
+    from qa.writer import build_index
 
     corpus, index_dir = harbour_index(tmp_path)
     session = ChatSession(Index.open(index_dir), k=2)
@@ -136,7 +137,8 @@ def test_an_open_chat_answers_from_an_article_indexed_after_it_started(tmp_path)
 
 
 def test_a_reader_keeps_its_generation_while_a_writer_switches(tmp_path):
-    from qa.index import Index, build_index
+    from qa.index import Index
+    from qa.writer import build_index
 
     corpus, index_dir = harbour_index(tmp_path)
     reader = Index.open(index_dir)

@@ -9,7 +9,8 @@ import pytest
 
 from embeddings import HashingEncoder
 from qa.errors import IndexFormatError, IndexMissingError, InputError
-from qa.index import Index, build_index, embedding_text, index_info
+from qa.index import Index, index_info
+from qa.writer import build_index, embedding_text
 
 TOPICS = ["election", "wildfire", "inflation", "vaccine", "satellite", "earthquake", "strike",
           "tariff", "drought", "merger", "protest", "hurricane"]
@@ -180,7 +181,7 @@ def test_a_record_id_repeated_in_one_file_is_reported(tmp_path):
 
 
 def test_remove_takes_a_record_id_when_one_file_has_it_or_file_and_id(tmp_path):
-    from qa.index import remove_articles
+    from qa.writer import remove_articles
 
     first = write_records(tmp_path / "c" / "a.jsonl", [
         {"id": "1", "text": "The harbour reopened on Monday."},
@@ -269,7 +270,7 @@ def test_index_json_reports_every_skipped_input(tmp_path):
 
 
 def test_paths_are_stored_resolved_so_prune_and_remove_work_from_any_folder(tmp_path, monkeypatch):
-    from qa.index import remove_articles
+    from qa.writer import remove_articles
 
     (tmp_path / "here").mkdir()
     (tmp_path / "elsewhere").mkdir()
@@ -337,7 +338,7 @@ def test_a_record_gone_from_a_file_indexed_again_is_pruned(tmp_path):
 
 
 def test_source_filter_matches_any_case_in_any_script(tmp_path):
-    from qa.retrieve import Filters
+    from qa.models import Filters
 
     sources = {"greek": "ΚΑΘΗΜΕΡΙΝΉ", "german": "Straße Zeitung", "french": "LES ÉCHOS",
                "russian": "КОММЕРСАНТЪ", "decomposed": "Su\u0308ddeutsche"}
@@ -356,3 +357,33 @@ def test_source_filter_matches_any_case_in_any_script(tmp_path):
     assert matching("échos") == {"french"}
     assert matching("коммерсантъ") == {"russian"}
     assert matching("SÜDDEUTSCHE") == {"decomposed"}  # composed filter, decomposed source
+
+
+def test_filters_read_the_date_source_and_url_indexes_not_the_articles(tmp_path):
+    import sqlite3
+    from datetime import date
+
+    from qa.layout import STORE
+    from qa.models import Filters
+    from qa.store import filter_query, fold
+
+    source = write_records(tmp_path / "a.jsonl", [
+        {"id": str(n), "source": f"Outlet {n % 3}", "date": f"2024-01-{n + 1:02d}",
+         "url": f"https://outlet{n % 3}.example/{n}", "text": f"Story {n} on the harbour."}
+        for n in range(9)])
+    build_index([source], tmp_path / "idx", encoder=HashingEncoder())
+    index = Index.open(tmp_path / "idx")
+    store = sqlite3.connect(index.generation / STORE)
+    store.create_function("qa_fold", 1, fold)
+    filters = Filters(since=date(2024, 1, 2), until=date(2024, 1, 6), sources=("outlet 1", "OUTLET2"))
+    plan = " | ".join(r[3] for r in store.execute(
+        "EXPLAIN QUERY PLAN " + filter_query(filters, ["Outlet 1"])[0],
+        filter_query(filters, ["Outlet 1"])[1]))
+    assert "articles_by_source" in plan and "articles_by_url" in plan, plan
+    assert "SCAN a" not in plan and "SCAN articles" not in plan, plan
+    dated = " | ".join(r[3] for r in store.execute(
+        "EXPLAIN QUERY PLAN " + filter_query(Filters(since=date(2024, 1, 8)), [])[0], ["2024-01-08"]))
+    assert "articles_by_date" in dated, dated
+    found = {index.chunk_owners[r].partition("#")[2] for r in index.rows_matching(filters)}
+    assert found == {"1", "2", "4", "5"}  # in the dates: Outlet 1 by name, outlet2.example by URL
+    index.close()

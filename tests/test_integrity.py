@@ -149,9 +149,10 @@ def test_remove_loads_no_model_in_a_fresh_process(index_copy):
 def test_remove_keeps_the_vectors_of_the_kept_chunks_as_they_were(tmp_path, monkeypatch):
     import numpy as np
 
-    import qa.index
+    import qa.sink
     from embeddings import HashingEncoder
-    from qa.index import Index, build_index, remove_articles
+    from qa.index import Index
+    from qa.writer import build_index, remove_articles
 
     folder = tmp_path / "c"
     folder.mkdir()
@@ -170,7 +171,7 @@ def test_remove_keeps_the_vectors_of_the_kept_chunks_as_they_were(tmp_path, monk
         return found
 
     before = vectors(tmp_path / "idx")
-    monkeypatch.setattr(qa.index, "_load_encoder", lambda *a: pytest.fail("remove loaded a model"))
+    monkeypatch.setattr(qa.sink, "load_encoder", lambda *a: pytest.fail("remove loaded a model"))
     assert remove_articles([str(folder / "2.txt")], tmp_path / "idx").removed == 1
     after = vectors(tmp_path / "idx")
     assert after and after.keys() < before.keys()
