@@ -125,6 +125,11 @@ def index(
     prune: bool = typer.Option(
         True, "--prune/--no-prune", help="Drop articles whose files are gone from indexed folders."
     ),
+    ann: Optional[str] = typer.Option(
+        None, "--ann", envvar="QA_ANN",
+        help="Vector search: auto (exact below 200k chunks, approximate above), flat (exact), "
+        "hnsw or ivfpq [default: the index's choice, else auto]",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
 ) -> None:
     """Build or update the index from article files (.txt .md .html .json .jsonl)."""
@@ -135,7 +140,7 @@ def index(
 
     report = build_index(
         paths, index_dir, model=model, backend=backend, rebuild=rebuild, prune=prune,
-        show_progress=sys.stderr.isatty(),
+        show_progress=sys.stderr.isatty(), ann=ann,
     )
     if as_json:
         typer.echo(json.dumps(asdict(report), ensure_ascii=False))

@@ -46,7 +46,7 @@ def baseline_metrics(index: Index, gold: list[GoldQuestion], method: str) -> dic
         import torch
         from sentence_transformers import util
 
-        corpus = torch.from_numpy(index.vectors.reconstruct_n(0, index.chunk_count))
+        corpus = torch.from_numpy(np.asarray(index.vectors.matrix(), dtype=np.float32))
         found = util.semantic_search(
             torch.from_numpy(index.encoder.encode(questions)), corpus, top_k=depth
         )

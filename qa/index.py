@@ -23,6 +23,7 @@ from qa.store import Store
 
 if TYPE_CHECKING:
     from embeddings import Encoder
+    from qa.vectors import Vectors
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class Index(Store):
                  reader_lock: int | None = None) -> None:
         self._reader_lock = reader_lock  # a shared flock on the generation: not deleted under us
         super().__init__(root, generation, manifest)
-        self._vectors: Any = None
+        self._vectors: Vectors | None = None
         self._bm25: Any = None
         self._encoder: Encoder | None = None
         self._document_frequency: dict[str, int] | None = None
@@ -108,10 +109,9 @@ class Index(Store):
     def dense_search(
         self, vectors: np.ndarray, depth: int, allowed: np.ndarray | None = None
     ) -> list[list[tuple[int, float]]]:
-        """Top ``depth`` chunk rows and cosine scores per question vector, within ``allowed`` rows."""
-        from qa.vectors import search
-
-        return search(self.vectors, vectors, depth, allowed)
+        """Top ``depth`` chunk rows and cosine scores per question vector, within ``allowed``
+        rows: exact, or approximate when the index was built with ANN (``qa.vectors``)."""
+        return self.vectors.search(vectors, depth, allowed)
 
     def lexical_search(
         self, questions: Sequence[str], depth: int, allowed: np.ndarray | None = None
@@ -181,23 +181,23 @@ class Index(Store):
 
     def vectors_by_embed_hash(self) -> dict[str, np.ndarray]:
         """Stored vectors keyed by the hash of the text they embed, for reuse on re-index."""
-        vectors = self.vectors
         rows = self.chunk_hashes()
         if not rows:
             return {}
-        matrix = vectors.reconstruct_n(0, vectors.ntotal)
+        matrix = self.vectors.matrix()
         return {h: matrix[r] for r, h in rows}
 
     @property
-    def vectors(self) -> Any:
+    def vectors(self) -> Vectors:
+        """The chunk vectors, memory-mapped, with the structure that searches them."""
         if self._vectors is None:
-            from qa.vectors import read_vectors
+            from qa.vectors import Vectors
 
             try:
-                self._vectors = read_vectors(self.generation)
+                self._vectors = Vectors(self.generation, self.manifest)
             except RuntimeError as exc:
                 raise layout.corrupt(self.root, "its vector file is unreadable") from exc
-            if self._vectors.ntotal != self.chunk_count:
+            if self._vectors.count != self.chunk_count:
                 raise layout.corrupt(self.root, "its vector file does not match its chunk store")
         return self._vectors
 
@@ -208,7 +208,7 @@ class Index(Store):
 
             try:
                 self._bm25 = bm25s.BM25.load(
-                    str(self.generation / layout.BM25_DIR), mmap=False, load_corpus=False,
+                    str(self.generation / layout.BM25_DIR), mmap=True, load_corpus=False,
                     show_progress=False,
                 )
             except (OSError, ValueError, TypeError, KeyError, EOFError) as exc:  # a damaged file

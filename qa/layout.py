@@ -18,7 +18,8 @@ from qa.errors import IndexFormatError, QAError
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # written; format 2 (flat vectors only, no "vectors" entry) is read too
+READABLE_VERSIONS = (2, 3)
 DEFAULT_INDEX_DIR = ".qa-index"
 CURRENT_FILE = "CURRENT"
 LOCK_FILE = ".lock"
@@ -28,6 +29,7 @@ VECTORS = "vectors.faiss"
 BM25_DIR = "bm25"
 TERMS = "terms.json"
 SENTENCE_VECTORS = "sentences.f16"
+CHUNK_VECTORS = "chunks.f16"
 COPIES = "copies.json"
 
 
@@ -153,7 +155,7 @@ def read_manifest(root: Path, generation: Path) -> dict[str, Any]:
     version = manifest.get("format_version") if isinstance(manifest, dict) else None
     if not isinstance(version, int):
         raise corrupt(root, "its manifest has no format version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         age = "newer" if version > FORMAT_VERSION else "older"
         raise IndexFormatError(
             f"the index at {root} has format {version}, {age} than this qa reads "

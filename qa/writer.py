@@ -27,6 +27,7 @@ from qa.lexical import tokenize
 from qa.models import Article, Chunk, Sentence
 from qa.sink import EmbeddingSink, StoredModel, load_encoder, same_model
 from qa.store import create_store, finish_store, insert_article, insert_chunk
+from qa.vectors import VectorLayout, VectorWriter, choose_layout
 
 if TYPE_CHECKING:
     import sqlite3
@@ -76,18 +77,22 @@ def build_index(
     prune: bool = True,
     show_progress: bool = False,
     encoder: Encoder | None = None,
+    ann: str | None = None,
 ) -> IndexReport:
     """Index the articles under ``paths`` into ``index_dir``, keeping what is already indexed.
 
     Articles already in the index with the same content are not embedded again; with ``prune``,
     articles that came from a folder given here but whose files are gone are removed. The new
     index is written beside the old one and switched in atomically, so a failed or killed run
-    leaves the previous index answering as before.
+    leaves the previous index answering as before. ``ann`` chooses the vector search structure
+    (``qa.vectors.ANN_CHOICES``; None: what the index was built with, else ``auto``).
     """
     from embeddings import BACKENDS
 
     if backend not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    if ann is not None:
+        choose_layout(ann, 0)
     started = time.monotonic()
     root = Path(index_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -117,7 +122,9 @@ def build_index(
         if encoder is None:
             indexed_backend = previous.manifest.get("backend") if previous else None
             encoder = load_encoder(model_name, indexed_backend or backend)
-        generation = _replace_generation(root, articles, encoder, settings, previous, show_progress)
+        if ann is None:
+            ann = VectorLayout.from_manifest(previous.manifest).requested if previous else "auto"
+        generation = _replace_generation(root, articles, encoder, settings, previous, show_progress, ann)
     return IndexReport(
         index_dir=str(root),
         added=added,
@@ -155,7 +162,8 @@ def remove_articles(
         del old
         settings = ChunkSettings(**previous.manifest["chunker"])
         generation = _replace_generation(
-            root, kept, StoredModel(previous.manifest), settings, previous, show_progress
+            root, kept, StoredModel(previous.manifest), settings, previous, show_progress,
+            VectorLayout.from_manifest(previous.manifest).requested,
         )
     return IndexReport(
         index_dir=str(root), added=0, updated=0, unchanged=generation.article_count,
@@ -171,10 +179,11 @@ def _replace_generation(
     settings: ChunkSettings,
     previous: Index | None,
     show_progress: bool,
+    ann: str,
 ) -> _Generation:
     """Write a generation holding ``articles`` (the list is emptied as they are stored), switch
     to it, and drop the older ones (the caller holds the writer lock)."""
-    generation = _write_generation(root, articles, encoder, settings, previous, show_progress)
+    generation = _write_generation(root, articles, encoder, settings, previous, show_progress, ann)
     layout.switch_to(root, generation.name)
     if previous:
         previous.close()
@@ -281,10 +290,9 @@ def _write_generation(
     settings: ChunkSettings,
     previous: Index | None,
     show_progress: bool,
+    ann: str,
 ) -> _Generation:
     import bm25s
-
-    from qa.vectors import VectorWriter
 
     with layout.new_generation(root) as (name, work_dir):
         article_count = len(articles)
@@ -294,7 +302,7 @@ def _write_generation(
         articles.sort(key=lambda a: a.id, reverse=True)
         reuse = previous is not None and same_model(previous.manifest, encoder)
         store = create_store(work_dir / layout.STORE)
-        vectors = VectorWriter(work_dir, encoder.dimension)
+        vectors = VectorWriter(work_dir, encoder.dimension, ann)
         progress = _progress(show_progress, unit="article", desc="indexing", total=article_count)
 
         sentence_file = open(work_dir / layout.SENTENCE_VECTORS, "wb")

@@ -40,19 +40,22 @@ def test_dense_search_matches_brute_force_over_stored_chunks(tmp_path):
     matrix = encoder.encode([embedding_text(index.article(c.article_id), c) for c in chunks])
     queries = encoder.encode([f"{a} and {b}" for a in TOPICS for b in TOPICS[:3]])
     for k in (1, 7, 50, index.chunk_count):
-        scores, found = index.vectors.search(queries, k)
+        results = index.dense_search(queries, k)
         expected = matrix @ queries.T
         for q in range(len(queries)):
+            found = [row for row, _ in results[q]]
+            scores = np.array([score for _, score in results[q]])
             oracle = np.sort(expected[:, q])[::-1][:k]
-            np.testing.assert_allclose(scores[q], oracle, rtol=1e-5, atol=1e-5)
-            np.testing.assert_allclose(expected[found[q], q], scores[q], rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(scores, oracle, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(expected[found, q], scores, rtol=1e-5, atol=1e-5)
 
 
 def test_manifest_records_model_and_format(tmp_path):
     write_corpus(tmp_path / "c", articles=5)
     report = build_index([tmp_path / "c"], tmp_path / "idx", encoder=HashingEncoder())
     info = index_info(tmp_path / "idx")
-    assert info.manifest["format_version"] == 2
+    assert info.manifest["format_version"] == 3
+    assert info.manifest["vectors"] == {"kind": "flat", "requested": "auto", "lists": 0}
     assert info.manifest["model"] == "hashing"
     assert info.manifest["dimension"] == 256
     assert info.articles == report.articles == 5
@@ -133,8 +136,8 @@ def test_an_updated_index_holds_the_vectors_a_fresh_build_would(tmp_path, encode
     def vectors_by_place(directory: Path) -> dict[tuple[str, int, int], np.ndarray]:
         index = Index.open(directory)
         chunks = index.chunks(list(range(index.chunk_count)))
-        found = {(c.article_id, c.start, c.end): index.vectors.reconstruct(row)
-                 for row, c in enumerate(chunks)}
+        matrix = index.vectors.matrix()
+        found = {(c.article_id, c.start, c.end): matrix[row] for row, c in enumerate(chunks)}
         for chunk in chunks:
             for s in chunk.sentences:
                 found[(chunk.article_id, s.start, -s.end)] = np.asarray(
