@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from qa.analysis import ANALYSIS_VERSION
+from qa.clean import ParagraphCensus
 from qa.layout import STORE, corrupt
 from qa.models import Article, Chunk, Filters, Sentence
 
@@ -31,6 +32,7 @@ CREATE TABLE chunks (
 CREATE INDEX chunks_by_article ON chunks(article_id, ordinal);
 CREATE TABLE sentences (row INTEGER PRIMARY KEY, hash TEXT NOT NULL);
 CREATE TABLE analysis (article_id TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE paragraphs (article_id TEXT PRIMARY KEY, data TEXT NOT NULL);
 """
 # Filters read these instead of the articles' rows (which hold the whole text).
 FILTER_INDEXES = """
@@ -72,6 +74,10 @@ def insert_chunk(
         (row, c.id, c.article_id, c.ordinal, c.start, c.end,
          json.dumps([[s.start, s.end, sentence_rows[s]] for s in c.sentences]), embed_hash),
     )
+
+
+def insert_census(store: sqlite3.Connection, census: ParagraphCensus) -> None:
+    store.execute("INSERT INTO paragraphs VALUES (?, ?)", (census.article_id, census.to_json()))
 
 
 def fold(text: str | None) -> str:
@@ -221,6 +227,23 @@ class Store:
             except ValueError:
                 self._newest_date = date.min
         return None if self._newest_date == date.min else self._newest_date
+
+    def paragraph_census(self) -> list[ParagraphCensus]:
+        """The paragraph census of every article (empty for a store written before it was kept)."""
+        try:
+            rows = self._store.execute("SELECT article_id, data FROM paragraphs").fetchall()
+        except sqlite3.OperationalError:  # no such table
+            return []
+        return [ParagraphCensus.from_json(article_id, data) for article_id, data in rows]
+
+    def paragraphs_of(self, article_id: str) -> ParagraphCensus | None:
+        """One article's paragraph census, None when it was not kept."""
+        try:
+            found = self._store.execute(
+                "SELECT data FROM paragraphs WHERE article_id = ?", (article_id,)).fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return None if found is None else ParagraphCensus.from_json(article_id, found[0])
 
     def sentence_hashes(self) -> list[tuple[int, str]]:
         """(sentence row, hash of the chunk text it was read in and its span there)."""

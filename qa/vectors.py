@@ -141,7 +141,8 @@ class Vectors:
         self.layout = VectorLayout.from_manifest(manifest)
         self.dimension = int(manifest["dimension"])
         flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
-        self.structure = faiss.read_index(str(generation / VECTORS), flags)  # RuntimeError if damaged
+        self._path = generation / VECTORS
+        self.structure = faiss.read_index(str(self._path), flags)  # RuntimeError if damaged
         self.count = int(self.structure.ntotal)
         self._exact: np.ndarray | None = None
         if self.layout.kind == "ivfpq":
@@ -152,11 +153,23 @@ class Vectors:
             faiss.extract_index_ivf(self.structure).nprobe = IVF_PROBES
 
     def matrix(self) -> np.ndarray:
-        """Every chunk vector, exactly as stored, in row order (float32 or float16)."""
-        if self._exact is not None:
-            return self._exact
+        """Every chunk vector, exactly as stored, in row order (float32 or float16), memory-mapped
+        rather than copied into RAM."""
+        if self._exact is None:
+            self._exact = self._mapped_codes()
+        return self._exact
+
+    def _mapped_codes(self) -> np.ndarray:
+        """flat and hnsw: FAISS writes the float32 vectors last in the file, so they are mapped
+        from there (checked against the structure at both ends; a copy if they do not match)."""
+        size = self.count * self.dimension * 4
         if self.count == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        mapped = np.memmap(self._path, dtype=np.float32, mode="r", offset=self._path.stat().st_size - size,
+                           shape=(self.count, self.dimension))
+        ends = self.structure.reconstruct_batch(np.array([0, self.count - 1], dtype=np.int64))
+        if np.array_equal(mapped[[0, -1]], ends):
+            return mapped
         return self.structure.reconstruct_n(0, self.count)
 
     def rows(self, rows: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ import numpy as np
 from qa import layout
 from qa.analysis import ANALYSIS_VERSION, analyse
 from qa.chunk import ChunkSettings, chunk_article
+from qa.clean import ParagraphCensus
 from qa.copies import find_copies
 from qa.errors import IndexFormatError, InputError, QAError
 from qa.index import Index
@@ -26,7 +27,7 @@ from qa.ingest import Skipped, file_id, load_articles, record_id
 from qa.lexical import tokenize
 from qa.models import Article, Chunk, Sentence
 from qa.sink import EmbeddingSink, StoredModel, load_encoder, same_model
-from qa.store import create_store, finish_store, insert_article, insert_chunk
+from qa.store import create_store, finish_store, insert_article, insert_census, insert_chunk
 from qa.vectors import VectorLayout, VectorWriter, choose_layout
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ def build_index(
     with layout.writer_lock(root):
         previous = None if rebuild else Index.open_if_present(root)
         model_name = _resolve_model_name(model, previous)
-        ingested = load_articles(paths)
+        ingested = load_articles(paths, previous.paragraph_census() if previous else ())
         if not ingested.articles:
             where = ", ".join(str(p) for p in paths)
             detail = f" ({len(ingested.skipped)} files skipped)" if ingested.skipped else ""
@@ -116,7 +117,7 @@ def build_index(
             if i in old_articles and old_articles[i].content_hash == a.content_hash
         )
         updated = len(new_articles) - added - unchanged
-        articles, skipped = list(merged.values()), ingested.skipped
+        articles, skipped, census = list(merged.values()), ingested.skipped, ingested.census
         del ingested, old_articles, new_articles, merged  # the writer lets each article go once stored
 
         if encoder is None:
@@ -124,7 +125,8 @@ def build_index(
             encoder = load_encoder(model_name, indexed_backend or backend)
         if ann is None:
             ann = VectorLayout.from_manifest(previous.manifest).requested if previous else "auto"
-        generation = _replace_generation(root, articles, encoder, settings, previous, show_progress, ann)
+        generation = _replace_generation(
+            root, articles, encoder, settings, previous, show_progress, ann, census)
     return IndexReport(
         index_dir=str(root),
         added=added,
@@ -180,10 +182,11 @@ def _replace_generation(
     previous: Index | None,
     show_progress: bool,
     ann: str,
+    census: Mapping[str, ParagraphCensus] | None = None,
 ) -> _Generation:
     """Write a generation holding ``articles`` (the list is emptied as they are stored), switch
     to it, and drop the older ones (the caller holds the writer lock)."""
-    generation = _write_generation(root, articles, encoder, settings, previous, show_progress, ann)
+    generation = _write_generation(root, articles, encoder, settings, previous, show_progress, ann, census)
     layout.switch_to(root, generation.name)
     if previous:
         previous.close()
@@ -291,6 +294,7 @@ def _write_generation(
     previous: Index | None,
     show_progress: bool,
     ann: str,
+    census: Mapping[str, ParagraphCensus] | None = None,
 ) -> _Generation:
     import bm25s
 
@@ -324,6 +328,11 @@ def _write_generation(
                     store, article, settings, sink, lexical, row, sentence_count,
                     previous.sentence_analysis(article.id, article.text) if reusable and previous else None,
                 )
+                counted = (census or {}).get(article.id)
+                if counted is None and previous is not None:  # kept from the previous generation
+                    counted = previous.paragraphs_of(article.id)
+                if counted is not None:
+                    insert_census(store, counted)
                 progress.update(1)
             sink.finish()
         finally:

@@ -390,3 +390,32 @@ def test_filters_read_the_date_source_and_url_indexes_not_the_articles(tmp_path)
     found = {index.chunk_owners[r].partition("#")[2] for r in index.rows_matching(filters)}
     assert found == {"1", "2", "4", "5"}  # in the dates: Outlet 1 by name, outlet2.example by URL
     index.close()
+
+
+def test_an_article_is_cleaned_the_same_alone_or_with_its_folder(tmp_path):
+    from qa.ingest import load_articles
+
+    footer = "The Valley Gazette is printed by Valley Media Group in Springfield."
+    folder, late = tmp_path / "folder", tmp_path / "late"
+    folder.mkdir()
+    late.mkdir()
+    for n, topic in enumerate(["harbour", "bridge", "school", "market"]):
+        (folder / f"{n}.txt").write_text(
+            f"{topic.title()} news\n\nThe {topic} board met on Monday about item {n}.\n\n"
+            f"Officials said the {topic} plan would cost {n + 2} million.\n\n{footer}\n")
+    (late / "x.txt").write_text(
+        "Library news\n\nThe library reopened after repairs on Tuesday.\n\n"
+        f"Readers queued outside before dawn.\n\n{footer}\n")
+    assert footer in load_articles([late]).articles[0].text  # alone, nothing says it repeats
+    build_index([folder], tmp_path / "grown", encoder=HashingEncoder())
+    build_index([late], tmp_path / "grown", encoder=HashingEncoder())  # the archive's counts apply
+    build_index([folder, late], tmp_path / "whole", encoder=HashingEncoder())
+    texts = {}
+    for name in ("grown", "whole"):
+        index = Index.open(tmp_path / name)
+        texts[name] = {a.path: a.text for a in index.all_articles().values()}
+        index.close()
+    late_path = str((late / "x.txt").resolve())
+    assert footer not in texts["grown"][late_path]
+    assert texts["grown"][late_path] == texts["whole"][late_path]
+    assert texts["grown"] == texts["whole"]
