@@ -147,7 +147,7 @@ def test_a_reader_keeps_its_generation_while_a_writer_switches(tmp_path):
     assert not reader.is_current()
     assert reader.generation.is_dir()  # held by the reader: not deleted under it
     assert reader.chunks(list(range(reader.chunk_count)))  # and still readable, vectors too
-    assert reader.vectors.ntotal == reader.chunk_count
+    assert reader.vectors.count == reader.chunk_count == len(reader.vectors.matrix())
     fresh = reader.refreshed()
     assert fresh.is_current() and len(fresh.all_articles()) == 2
     (corpus / "c.txt").write_text("Park news\n\nThe city park got new benches this spring.\n")
