@@ -125,17 +125,22 @@ def index(
     prune: bool = typer.Option(
         True, "--prune/--no-prune", help="Drop articles whose files are gone from indexed folders."
     ),
+    ann: Optional[str] = typer.Option(
+        None, "--ann", envvar="QA_ANN",
+        help="Vector search: auto (exact below 200k chunks, approximate above), flat (exact), "
+        "hnsw or ivfpq [default: the index's choice, else auto]",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
 ) -> None:
     """Build or update the index from article files (.txt .md .html .json .jsonl)."""
     from dataclasses import asdict
 
-    from qa.index import build_index
     from qa.render import shown_path
+    from qa.writer import build_index
 
     report = build_index(
         paths, index_dir, model=model, backend=backend, rebuild=rebuild, prune=prune,
-        show_progress=sys.stderr.isatty(),
+        show_progress=sys.stderr.isatty(), ann=ann,
     )
     if as_json:
         typer.echo(json.dumps(asdict(report), ensure_ascii=False))
@@ -157,7 +162,7 @@ def remove(
     index_dir: Path = IndexOption,
 ) -> None:
     """Remove articles from the index (by id, URL, file, or every file under a folder)."""
-    from qa.index import remove_articles
+    from qa.writer import remove_articles
 
     report = remove_articles(targets, index_dir, show_progress=sys.stderr.isatty())
     typer.echo(f"removed {report.removed} articles; {report.articles} articles "
@@ -376,7 +381,7 @@ def _engine(index_dir: Path, reranker: str) -> Any:
 
 
 def _filters(since: str | None, until: str | None, sources: list[str] | None) -> Any:
-    from qa.retrieve import Filters
+    from qa.models import Filters
 
     return Filters(_day(since), _day(until), tuple(s for s in sources or () if s.strip()))
 

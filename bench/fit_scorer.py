@@ -40,9 +40,10 @@ from qa.answer import (  # noqa: E402
 )
 from qa.evaluate import GoldQuestion, _normalize_text, evaluate, load_gold  # noqa: E402
 from qa.features import FEATURES  # noqa: E402
-from qa.index import Index, build_index  # noqa: E402
+from qa.index import Index  # noqa: E402
 from qa.ingest import record_id  # noqa: E402
 from qa.scorer import SCORER_FILE, SentenceScorer  # noqa: E402
+from qa.writer import build_index  # noqa: E402
 
 FIT_UNTIL = date(2022, 7, 14)  # realtimeqa-dev weeks asked up to this day are fitted on
 CACHE = REPO / "bench" / ".cache"

@@ -29,11 +29,12 @@ from qa.answer import AnswerSettings  # noqa: E402
 from qa.evaluate import (  # noqa: E402
     GoldQuestion, _article_references, _normalize_reference, _normalize_text, evaluate, load_gold,
 )
-from qa.index import Index, build_index  # noqa: E402
+from qa.index import Index  # noqa: E402
+from qa.writer import build_index  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
 from fit_scorer import FIT_UNTIL  # noqa: E402
-from qa.retrieve import fuse_rankings, lexical_search  # noqa: E402
+from qa.retrieve import fuse_rankings  # noqa: E402
 
 
 def baseline_metrics(index: Index, gold: list[GoldQuestion], method: str) -> dict[str, float]:
@@ -45,12 +46,12 @@ def baseline_metrics(index: Index, gold: list[GoldQuestion], method: str) -> dic
         import torch
         from sentence_transformers import util
 
-        corpus = torch.from_numpy(index.vectors.reconstruct_n(0, index.chunk_count))
+        corpus = torch.from_numpy(np.asarray(index.vectors.matrix(), dtype=np.float32))
         found = util.semantic_search(
             torch.from_numpy(index.encoder.encode(questions)), corpus, top_k=depth
         )
     if method != "dense":
-        lexical = lexical_search(index, questions, depth)
+        lexical = index.lexical_search(questions, depth)
     ranks, answer_hits, answer_first = [], 0, 0
     for q, item in enumerate(gold):
         dense = [(h["corpus_id"], h["score"]) for h in found[q]] if method != "bm25" else []

@@ -17,9 +17,8 @@ from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 from qa.answer import AnswerSettings, answer_questions
 from qa.errors import InputError
 from qa.index import Index
-from qa.models import Answer
+from qa.models import Answer, Filters
 from qa.render import answer_as_dict, quote_citation
-from qa.retrieve import Filters
 
 INPUT_FORMATS = (".txt", ".csv", ".tsv", ".jsonl")
 OUTPUT_FORMATS = (".jsonl", ".csv", ".md")

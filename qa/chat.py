@@ -11,9 +11,8 @@ from qa.answer import AnswerSettings, ask
 from qa.errors import InputError, QAError
 from qa.followup import resolve_follow_up
 from qa.index import Index
-from qa.models import Answer, Quote
+from qa.models import Answer, Filters, Quote
 from qa.render import quote_citation, safe_text
-from qa.retrieve import Filters
 from qa.when import parse_day
 
 HELP = """\

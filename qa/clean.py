@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import html
+import json
 import re
 from bisect import bisect_right
 from collections import defaultdict
@@ -345,8 +346,39 @@ def _normalize(paragraph: str) -> str:
     return " ".join(paragraph.split()).casefold()
 
 
-def remove_corpus_boilerplate(articles: Sequence[Article]) -> list[Article]:
+@dataclass(frozen=True)
+class ParagraphCensus:
+    """What corpus boilerplate detection counts of one article, before any paragraph is removed:
+    the index keeps it, so an update weighs new articles against the whole archive."""
+
+    article_id: str
+    text_length: int
+    paragraphs: tuple[tuple[str, int], ...]  # (fingerprint, normalized length) in text order
+
+    def to_json(self) -> str:
+        return json.dumps([self.text_length, [list(p) for p in self.paragraphs]], separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, article_id: str, data: str) -> ParagraphCensus:
+        length, paragraphs = json.loads(data)
+        return cls(article_id, int(length), tuple((str(f), int(n)) for f, n in paragraphs))
+
+
+def paragraph_census(article: Article) -> ParagraphCensus:
+    """The census of an article's paragraphs (SHA-1 prefix of each normalized paragraph)."""
+    keys = [_normalize(article.text[start:end]) for start, end in _paragraphs(article.text)]
+    return ParagraphCensus(
+        article.id, len(article.text),
+        tuple((hashlib.sha1(key.encode()).hexdigest()[:16], len(key)) for key in keys),
+    )
+
+
+def remove_corpus_boilerplate(
+    articles: Sequence[Article], known: Sequence[ParagraphCensus] = ()
+) -> list[Article]:
     """Drop paragraphs that repeat across different articles; syndicated copies count as one.
+    ``known``: the census of articles already indexed, counted with these (an article given here
+    replaces its known census), so an article is cleaned the same alone or with its folder.
 
     A paragraph is boilerplate when it sits in the first 2 or last 3 paragraphs of every article
     holding it and 2 or more of them are independent, or when it is short and in 3 or more
@@ -355,24 +387,37 @@ def remove_corpus_boilerplate(articles: Sequence[Article]) -> list[Article]:
     its characters with another is a copy of it, not independent: copies are left to dedup.
     An article left with no paragraph is left out (the caller reports it).
     """
-    spans = [_paragraphs(article.text) for article in articles]
-    keys = [
-        [_normalize(article.text[start:end]) for start, end in spans[i]]
-        for i, article in enumerate(articles)
-    ]
+    given = [paragraph_census(article) for article in articles]
+    ids = {census.article_id for census in given}
+    boilerplate = _boilerplate(given + [census for census in known if census.article_id not in ids])
+    result = []
+    for article, census in zip(articles, given, strict=True):
+        spans = _paragraphs(article.text)
+        kept = [span for span, (key, _) in zip(spans, census.paragraphs, strict=True) if key not in boilerplate]
+        if len(kept) == len(spans):
+            result.append(article)
+        elif kept:
+            result.append(_keep_spans(article, kept))
+    return result
+
+
+def _boilerplate(census: Sequence[ParagraphCensus]) -> set[str]:
+    """The fingerprints of the paragraphs that are boilerplate in this corpus."""
+    keys = [[key for key, _ in article.paragraphs] for article in census]
+    length = {key: size for article in census for key, size in article.paragraphs}
     holders: dict[str, set[int]] = defaultdict(set)
     for index, article_keys in enumerate(keys):
         for key in article_keys:
             holders[key].add(index)
 
     copies: set[tuple[int, int]] = set()
-    for index, article_keys in enumerate(keys):
+    for index, article in enumerate(census):
         shared: dict[int, int] = defaultdict(int)
-        for key in set(article_keys):
+        for key in set(keys[index]):
             for other in holders[key]:
                 if other != index:
-                    shared[other] += len(key)
-        total = sum(map(len, article_keys))
+                    shared[other] += length[key]
+        total = sum(size for _, size in article.paragraphs)
         copies.update(
             (min(index, other), max(index, other))
             for other, size in shared.items()
@@ -382,7 +427,7 @@ def remove_corpus_boilerplate(articles: Sequence[Article]) -> list[Article]:
     def independent(indexes: set[int]) -> int:
         """How many of these articles are not copies of one another (longest first, greedily)."""
         chosen: list[int] = []
-        for index in sorted(indexes, key=lambda i: (-len(articles[i].text), i)):
+        for index in sorted(indexes, key=lambda i: (-census[i].text_length, census[i].article_id)):
             if all((min(index, other), max(index, other)) not in copies for other in chosen):
                 chosen.append(index)
         return len(chosen)
@@ -392,7 +437,7 @@ def remove_corpus_boilerplate(articles: Sequence[Article]) -> list[Article]:
         count = independent(indexes) if len(indexes) > 1 else 1
         if count < 2:
             continue
-        widespread = count >= _WIDESPREAD or (count >= 3 and len(key) <= _SHORT_PARAGRAPH)
+        widespread = count >= _WIDESPREAD or (count >= 3 and length[key] <= _SHORT_PARAGRAPH)
         if widespread or all(
             position < 2 or position >= len(keys[index]) - 3
             for index in indexes
@@ -400,19 +445,7 @@ def remove_corpus_boilerplate(articles: Sequence[Article]) -> list[Article]:
             if other == key
         ):
             boilerplate.add(key)
-
-    result = []
-    for article, article_spans, article_keys in zip(articles, spans, keys, strict=True):
-        kept = [
-            span
-            for span, key in zip(article_spans, article_keys, strict=True)
-            if key not in boilerplate
-        ]
-        if len(kept) == len(article_spans):
-            result.append(article)
-        elif kept:
-            result.append(_keep_spans(article, kept))
-    return result
+    return boilerplate
 
 
 def _keep_spans(article: Article, spans: list[tuple[int, int]]) -> Article:

@@ -12,7 +12,7 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -21,9 +21,11 @@ from lxml import etree
 
 from qa.clean import (
     CleanText,
+    ParagraphCensus,
     clean_text,
     find_date,
     iso_date,
+    paragraph_census,
     parse_date,
     remove_corpus_boilerplate,
     sanitize,
@@ -66,10 +68,12 @@ class IngestResult:
 
     articles: tuple[Article, ...]
     skipped: tuple[Skipped, ...]
+    census: dict[str, ParagraphCensus] = field(default_factory=dict)  # by article id, before cleaning
 
 
-def load_articles(paths: Sequence[str | Path]) -> IngestResult:
-    """Load the articles under ``paths`` (files or folders), cleaned, without corpus boilerplate."""
+def load_articles(paths: Sequence[str | Path], known: Sequence[ParagraphCensus] = ()) -> IngestResult:
+    """Load the articles under ``paths`` (files or folders), cleaned, without corpus boilerplate
+    (counted with ``known``, the paragraph census of the articles already indexed)."""
     articles: list[Article] = []
     skipped: list[Skipped] = []
     seen: set[Path] = set()
@@ -92,12 +96,13 @@ def load_articles(paths: Sequence[str | Path]) -> IngestResult:
             loaded, problems = _load_file(file, resolved, explicit=not is_dir)
             articles.extend(loaded)
             skipped.extend(problems)
-    kept = remove_corpus_boilerplate(articles)
+    kept = remove_corpus_boilerplate(articles, known)
     left = {article.id for article in kept}
+    census = {article.id: paragraph_census(article) for article in articles if article.id in left}
     skipped += [_boilerplate_only(article) for article in articles if article.id not in left]
     for problem in skipped:
         log.info("skipped %s: %s", problem.path, problem.reason)
-    return IngestResult(articles=tuple(kept), skipped=tuple(skipped))
+    return IngestResult(articles=tuple(kept), skipped=tuple(skipped), census=census)
 
 
 def _boilerplate_only(article: Article) -> Skipped:

@@ -8,6 +8,7 @@ Invariants that make quotes verbatim by construction:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from qa.when import TimeScope
 
@@ -104,3 +105,27 @@ class Answer:
     answered: bool
     quotes: tuple[Quote, ...]
     time_scope: TimeScope | None = None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Hard limits on which articles may be quoted; applied inside the searches, so a filter
+    never leaves fewer than k results when k matching passages exist."""
+
+    since: date | None = None
+    until: date | None = None
+    sources: tuple[str, ...] = ()  # case-insensitive parts of the source name or URL
+
+    @property
+    def active(self) -> bool:
+        return bool(self.since or self.until or self.sources)
+
+    def describe(self) -> str:
+        parts = []
+        if self.since:
+            parts.append(f"since {self.since}")
+        if self.until:
+            parts.append(f"until {self.until}")
+        if self.sources:
+            parts.append("source " + " or ".join(repr(s) for s in self.sources))
+        return "Filters: " + ", ".join(parts) if parts else "No filters."

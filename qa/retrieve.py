@@ -10,8 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from qa.index import Index
-from qa.lexical import tokenize
-from qa.models import Passage
+from qa.models import Filters, Passage
 from qa.when import TimeScope, time_scope
 
 
@@ -28,30 +27,6 @@ class RetrievalSettings:
     scope_boost: float = 2.0  # articles dated inside the question's time scope score x(1 + this)
     as_of_window_days: int = 7  # with an explicit as-of date, the days before it that are favoured
     as_of_boost: float = 1.0
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Hard limits on which articles may be quoted; applied inside the searches, so a filter
-    never leaves fewer than k results when k matching passages exist."""
-
-    since: date | None = None
-    until: date | None = None
-    sources: tuple[str, ...] = ()  # case-insensitive parts of the source name or URL
-
-    @property
-    def active(self) -> bool:
-        return bool(self.since or self.until or self.sources)
-
-    def describe(self) -> str:
-        parts = []
-        if self.since:
-            parts.append(f"since {self.since}")
-        if self.until:
-            parts.append(f"until {self.until}")
-        if self.sources:
-            parts.append("source " + " or ".join(repr(s) for s in self.sources))
-        return "Filters: " + ", ".join(parts) if parts else "No filters."
 
 
 @dataclass(frozen=True)
@@ -124,54 +99,11 @@ def retrieve(
         depth = min(settings.candidates, total)
         if depth == 0:
             continue
-        dense = dense_search(index, question_vectors[members], depth, allowed)
-        lexical = lexical_search(index, [questions[q] for q in members], depth, allowed)
+        dense = index.dense_search(question_vectors[members], depth, allowed)
+        lexical = index.lexical_search([questions[q] for q in members], depth, allowed)
         for position, q in enumerate(members):
             fused = fuse_rankings(dense[position], lexical[position], settings)
             results[q] = _group_by_article(index, fused, k, settings, queries[q])
-    return results
-
-
-def dense_search(
-    index: Index, vectors: np.ndarray, depth: int, allowed: np.ndarray | None = None
-) -> list[list[tuple[int, float]]]:
-    """FAISS top ``depth`` chunk rows and cosine scores per question, within ``allowed`` rows."""
-    if allowed is None:
-        scores, rows = index.vectors.search(vectors, depth)
-    else:
-        import faiss
-
-        selector = faiss.IDSelectorBatch(allowed)
-        scores, rows = index.vectors.search(
-            vectors, depth, params=faiss.SearchParameters(sel=selector)
-        )
-    return [
-        [(int(r), float(s)) for r, s in zip(rows[q], scores[q]) if r >= 0]
-        for q in range(len(vectors))
-    ]
-
-
-def lexical_search(
-    index: Index, questions: Sequence[str], depth: int, allowed: np.ndarray | None = None
-) -> list[list[tuple[int, float]]]:
-    """BM25 top ``depth`` chunk rows and scores for each question, within ``allowed`` rows."""
-    vocabulary = index.bm25.vocab_dict
-    queries = [[t for t in tokenize(q) if t in vocabulary] for q in questions]
-    results: list[list[tuple[int, float]]] = [[] for _ in questions]
-    asked = [i for i, terms in enumerate(queries) if terms]
-    if not asked:
-        return results
-    mask = None
-    if allowed is not None:
-        mask = np.zeros(index.chunk_count, dtype=np.float32)
-        mask[allowed] = 1.0
-    rows, scores = index.bm25.retrieve(
-        [queries[i] for i in asked], k=depth, show_progress=False, n_threads=1, weight_mask=mask
-    )
-    for position, q in enumerate(asked):
-        results[q] = [
-            (int(r), float(s)) for r, s in zip(rows[position], scores[position]) if s > 0
-        ]
     return results
 
 

@@ -19,10 +19,9 @@ from qa.answer import AnswerSettings, answer_questions
 from qa.errors import BusyError, InputError, NotFoundError, QAError
 from qa.followup import resolve_follow_up
 from qa.index import CURRENT_FILE, Index, index_info
-from qa.models import Answer
+from qa.models import Answer, Filters
 from qa.render import answer_as_dict, article_as_dict, info_as_dict
 from qa.rerank import load_reranker
-from qa.retrieve import Filters
 from qa.when import day_option
 
 if TYPE_CHECKING:

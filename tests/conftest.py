@@ -21,7 +21,7 @@ def encoder():
 @pytest.fixture(scope="session")
 def demo_index_dir(tmp_path_factory, encoder) -> Path:
     """An index of the demo corpus built with the real model (read-only for tests)."""
-    from qa.index import build_index
+    from qa.writer import build_index
 
     directory = tmp_path_factory.mktemp("demo") / "index"
     build_index([DEMO_CORPUS], directory, encoder=encoder)

@@ -11,7 +11,9 @@ from qa import analysis
 from qa.analysis import analyse, from_json
 from qa.answer import ask
 from qa.candidates import sentences_of
-from qa.index import MANIFEST, Index, build_index
+from qa.index import Index
+from qa.layout import MANIFEST
+from qa.writer import build_index
 
 
 def test_the_stored_analysis_is_what_analysing_the_article_gives(demo_index):
@@ -26,7 +28,7 @@ def test_an_update_reuses_the_analysis_of_unchanged_articles(tmp_path, corpus_co
     build_index([corpus_copy], tmp_path / "idx", encoder=HashingEncoder())
     analysed = []
     real = analysis.analyse
-    monkeypatch.setattr("qa.index.analyse", lambda text, sentences: analysed.append(text) or real(text, sentences))
+    monkeypatch.setattr("qa.writer.analyse", lambda text, sentences: analysed.append(text) or real(text, sentences))
     changed = sorted(corpus_copy.glob("*.txt"))[0]
     changed.write_text(changed.read_text().replace(" the ", " the updated ", 1))
     report = build_index([corpus_copy], tmp_path / "idx", encoder=HashingEncoder())

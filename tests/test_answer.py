@@ -210,8 +210,9 @@ def test_quotes_slice_text_with_combining_marks_and_emoji_exactly(tmp_path, enco
     import json
     import unicodedata
 
-    from qa.index import Index, build_index
+    from qa.index import Index
     from qa.render import quote_as_dict
+    from qa.writer import build_index
 
     text = unicodedata.normalize("NFD", "Zoë Ångström of Malmö 🚢 opened the café. ") + (
         "👩‍👩‍👧 Families queued at the new ferry terminal in Malmö on Sunday. "

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from qa.index import build_index
 from qa.service import AnswerEngine, IndexHolder
+from qa.writer import build_index
 
 LEADER = "Who leads the Liwa Suqour al-Jabal rebel group?"
 HOSTILE = (

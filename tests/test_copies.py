@@ -6,9 +6,10 @@ import json
 
 from qa.answer import ask
 from qa.copies import find_copies
-from qa.index import Index, build_index
+from qa.index import Index
 from qa.ingest import record_id
 from qa.models import Article
+from qa.writer import build_index
 
 STORY = (
     "The city council approved a new budget on Tuesday that doubles spending on public transit. "
@@ -59,7 +60,7 @@ def test_dates_come_from_the_url_when_a_record_has_none(tmp_path):
 
 def test_a_source_filter_still_fills_k_quotes(tmp_path, encoder):
     """Filtering happens inside retrieval: rare matching articles are not crowded out."""
-    from qa.retrieve import Filters
+    from qa.models import Filters
 
     records = [{"id": f"big-{n}", "url": f"https://big.example.com/{n}",
                 "text": f"The council approved budget plan number {n} for electric buses. " * 3}

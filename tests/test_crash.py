@@ -81,20 +81,20 @@ def test_a_second_writer_fails_with_a_clear_line(tmp_path):
 # switching to a new generation.
 CRASH_AT = """
 import os, sys
-import qa.index as index
+import qa.layout as layout
 step = sys.argv.pop(1)
 def crash(*args, **kwargs):
     os._exit(9)
 if step == "before-fsync":  # every file of the new generation written, none fsynced
-    index._fsync_tree = crash
+    layout.fsync_tree = crash
 elif step == "after-rename":  # gen-*.partial renamed to gen-*, CURRENT not yet rewritten
-    index._switch_to = crash
+    layout.switch_to = crash
 elif step == "before-current-rename":  # CURRENT.<pid>.tmp written, not yet renamed over CURRENT
     replace = os.replace
-    index.os.replace = lambda source, target: (
+    layout.os.replace = lambda source, target: (
         crash() if os.path.basename(target) == "CURRENT" else replace(source, target))
 elif step == "before-cleanup":  # CURRENT names the new generation, the old one is still there
-    index._remove_stale_generations = crash
+    layout.remove_stale_generations = crash
 import cli
 cli.main()
 """

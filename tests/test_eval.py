@@ -67,7 +67,7 @@ def test_eval_command_prints_metrics_and_misses(demo_index_dir, gold_file, monke
 
 
 def test_a_gold_source_may_name_a_record_by_its_own_id(tmp_path, encoder):
-    from qa.index import build_index
+    from qa.writer import build_index
 
     (tmp_path / "a.jsonl").write_text(json.dumps(
         {"id": "r-7", "text": "The harbour bridge reopened on Monday after two years of repairs."}) + "\n")

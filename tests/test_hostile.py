@@ -376,8 +376,9 @@ def test_question_line_too_long(tmp_path: Path) -> None:
 
 
 def test_a_file_name_that_is_not_utf8_is_indexed_and_cited(tmp_path):
-    from qa.index import Index, build_index
     from embeddings import HashingEncoder
+    from qa.index import Index
+    from qa.writer import build_index
 
     folder = tmp_path / "c"
     folder.mkdir()

@@ -9,7 +9,8 @@ import pytest
 
 from embeddings import HashingEncoder
 from qa.errors import IndexFormatError, IndexMissingError, InputError
-from qa.index import Index, build_index, embedding_text, index_info
+from qa.index import Index, index_info
+from qa.writer import build_index, embedding_text
 
 TOPICS = ["election", "wildfire", "inflation", "vaccine", "satellite", "earthquake", "strike",
           "tariff", "drought", "merger", "protest", "hurricane"]
@@ -39,19 +40,22 @@ def test_dense_search_matches_brute_force_over_stored_chunks(tmp_path):
     matrix = encoder.encode([embedding_text(index.article(c.article_id), c) for c in chunks])
     queries = encoder.encode([f"{a} and {b}" for a in TOPICS for b in TOPICS[:3]])
     for k in (1, 7, 50, index.chunk_count):
-        scores, found = index.vectors.search(queries, k)
+        results = index.dense_search(queries, k)
         expected = matrix @ queries.T
         for q in range(len(queries)):
+            found = [row for row, _ in results[q]]
+            scores = np.array([score for _, score in results[q]])
             oracle = np.sort(expected[:, q])[::-1][:k]
-            np.testing.assert_allclose(scores[q], oracle, rtol=1e-5, atol=1e-5)
-            np.testing.assert_allclose(expected[found[q], q], scores[q], rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(scores, oracle, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(expected[found, q], scores, rtol=1e-5, atol=1e-5)
 
 
 def test_manifest_records_model_and_format(tmp_path):
     write_corpus(tmp_path / "c", articles=5)
     report = build_index([tmp_path / "c"], tmp_path / "idx", encoder=HashingEncoder())
     info = index_info(tmp_path / "idx")
-    assert info.manifest["format_version"] == 2
+    assert info.manifest["format_version"] == 3
+    assert info.manifest["vectors"] == {"kind": "flat", "requested": "auto", "lists": 0}
     assert info.manifest["model"] == "hashing"
     assert info.manifest["dimension"] == 256
     assert info.articles == report.articles == 5
@@ -132,8 +136,8 @@ def test_an_updated_index_holds_the_vectors_a_fresh_build_would(tmp_path, encode
     def vectors_by_place(directory: Path) -> dict[tuple[str, int, int], np.ndarray]:
         index = Index.open(directory)
         chunks = index.chunks(list(range(index.chunk_count)))
-        found = {(c.article_id, c.start, c.end): index.vectors.reconstruct(row)
-                 for row, c in enumerate(chunks)}
+        matrix = index.vectors.matrix()
+        found = {(c.article_id, c.start, c.end): matrix[row] for row, c in enumerate(chunks)}
         for chunk in chunks:
             for s in chunk.sentences:
                 found[(chunk.article_id, s.start, -s.end)] = np.asarray(
@@ -180,7 +184,7 @@ def test_a_record_id_repeated_in_one_file_is_reported(tmp_path):
 
 
 def test_remove_takes_a_record_id_when_one_file_has_it_or_file_and_id(tmp_path):
-    from qa.index import remove_articles
+    from qa.writer import remove_articles
 
     first = write_records(tmp_path / "c" / "a.jsonl", [
         {"id": "1", "text": "The harbour reopened on Monday."},
@@ -269,7 +273,7 @@ def test_index_json_reports_every_skipped_input(tmp_path):
 
 
 def test_paths_are_stored_resolved_so_prune_and_remove_work_from_any_folder(tmp_path, monkeypatch):
-    from qa.index import remove_articles
+    from qa.writer import remove_articles
 
     (tmp_path / "here").mkdir()
     (tmp_path / "elsewhere").mkdir()
@@ -337,7 +341,7 @@ def test_a_record_gone_from_a_file_indexed_again_is_pruned(tmp_path):
 
 
 def test_source_filter_matches_any_case_in_any_script(tmp_path):
-    from qa.retrieve import Filters
+    from qa.models import Filters
 
     sources = {"greek": "ΚΑΘΗΜΕΡΙΝΉ", "german": "Straße Zeitung", "french": "LES ÉCHOS",
                "russian": "КОММЕРСАНТЪ", "decomposed": "Su\u0308ddeutsche"}
@@ -356,3 +360,62 @@ def test_source_filter_matches_any_case_in_any_script(tmp_path):
     assert matching("échos") == {"french"}
     assert matching("коммерсантъ") == {"russian"}
     assert matching("SÜDDEUTSCHE") == {"decomposed"}  # composed filter, decomposed source
+
+
+def test_filters_read_the_date_source_and_url_indexes_not_the_articles(tmp_path):
+    import sqlite3
+    from datetime import date
+
+    from qa.layout import STORE
+    from qa.models import Filters
+    from qa.store import filter_query, fold
+
+    source = write_records(tmp_path / "a.jsonl", [
+        {"id": str(n), "source": f"Outlet {n % 3}", "date": f"2024-01-{n + 1:02d}",
+         "url": f"https://outlet{n % 3}.example/{n}", "text": f"Story {n} on the harbour."}
+        for n in range(9)])
+    build_index([source], tmp_path / "idx", encoder=HashingEncoder())
+    index = Index.open(tmp_path / "idx")
+    store = sqlite3.connect(index.generation / STORE)
+    store.create_function("qa_fold", 1, fold)
+    filters = Filters(since=date(2024, 1, 2), until=date(2024, 1, 6), sources=("outlet 1", "OUTLET2"))
+    plan = " | ".join(r[3] for r in store.execute(
+        "EXPLAIN QUERY PLAN " + filter_query(filters, ["Outlet 1"])[0],
+        filter_query(filters, ["Outlet 1"])[1]))
+    assert "articles_by_source" in plan and "articles_by_url" in plan, plan
+    assert "SCAN a" not in plan and "SCAN articles" not in plan, plan
+    dated = " | ".join(r[3] for r in store.execute(
+        "EXPLAIN QUERY PLAN " + filter_query(Filters(since=date(2024, 1, 8)), [])[0], ["2024-01-08"]))
+    assert "articles_by_date" in dated, dated
+    found = {index.chunk_owners[r].partition("#")[2] for r in index.rows_matching(filters)}
+    assert found == {"1", "2", "4", "5"}  # in the dates: Outlet 1 by name, outlet2.example by URL
+    index.close()
+
+
+def test_an_article_is_cleaned_the_same_alone_or_with_its_folder(tmp_path):
+    from qa.ingest import load_articles
+
+    footer = "The Valley Gazette is printed by Valley Media Group in Springfield."
+    folder, late = tmp_path / "folder", tmp_path / "late"
+    folder.mkdir()
+    late.mkdir()
+    for n, topic in enumerate(["harbour", "bridge", "school", "market"]):
+        (folder / f"{n}.txt").write_text(
+            f"{topic.title()} news\n\nThe {topic} board met on Monday about item {n}.\n\n"
+            f"Officials said the {topic} plan would cost {n + 2} million.\n\n{footer}\n")
+    (late / "x.txt").write_text(
+        "Library news\n\nThe library reopened after repairs on Tuesday.\n\n"
+        f"Readers queued outside before dawn.\n\n{footer}\n")
+    assert footer in load_articles([late]).articles[0].text  # alone, nothing says it repeats
+    build_index([folder], tmp_path / "grown", encoder=HashingEncoder())
+    build_index([late], tmp_path / "grown", encoder=HashingEncoder())  # the archive's counts apply
+    build_index([folder, late], tmp_path / "whole", encoder=HashingEncoder())
+    texts = {}
+    for name in ("grown", "whole"):
+        index = Index.open(tmp_path / name)
+        texts[name] = {a.path: a.text for a in index.all_articles().values()}
+        index.close()
+    late_path = str((late / "x.txt").resolve())
+    assert footer not in texts["grown"][late_path]
+    assert texts["grown"][late_path] == texts["whole"][late_path]
+    assert texts["grown"] == texts["whole"]

@@ -149,9 +149,10 @@ def test_remove_loads_no_model_in_a_fresh_process(index_copy):
 def test_remove_keeps_the_vectors_of_the_kept_chunks_as_they_were(tmp_path, monkeypatch):
     import numpy as np
 
-    import qa.index
+    import qa.sink
     from embeddings import HashingEncoder
-    from qa.index import Index, build_index, remove_articles
+    from qa.index import Index
+    from qa.writer import build_index, remove_articles
 
     folder = tmp_path / "c"
     folder.mkdir()
@@ -162,7 +163,8 @@ def test_remove_keeps_the_vectors_of_the_kept_chunks_as_they_were(tmp_path, monk
     def vectors(index_dir: Path) -> dict[tuple[str, int, int], np.ndarray]:
         index = Index.open(index_dir)
         chunks = index.chunks(list(range(index.chunk_count)))
-        found = {(c.article_id, c.start, c.end): index.vectors.reconstruct(row) for row, c in enumerate(chunks)}
+        matrix = index.vectors.matrix()
+        found = {(c.article_id, c.start, c.end): matrix[row] for row, c in enumerate(chunks)}
         for c in chunks:
             for s in c.sentences:
                 found[(c.article_id, s.start, -s.end)] = np.asarray(index.sentence_vectors[s.vector_row])
@@ -170,7 +172,7 @@ def test_remove_keeps_the_vectors_of_the_kept_chunks_as_they_were(tmp_path, monk
         return found
 
     before = vectors(tmp_path / "idx")
-    monkeypatch.setattr(qa.index, "_load_encoder", lambda *a: pytest.fail("remove loaded a model"))
+    monkeypatch.setattr(qa.sink, "load_encoder", lambda *a: pytest.fail("remove loaded a model"))
     assert remove_articles([str(folder / "2.txt")], tmp_path / "idx").removed == 1
     after = vectors(tmp_path / "idx")
     assert after and after.keys() < before.keys()

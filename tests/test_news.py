@@ -61,7 +61,8 @@ LAVROV = "What did Lavrov say about Russian strikes in Syria?"
 
 @pytest.fixture(scope="module")
 def dated_index(tmp_path_factory, encoder):
-    from qa.index import Index, build_index
+    from qa.index import Index
+    from qa.writer import build_index
 
     folder = tmp_path_factory.mktemp("dated")
     (folder / "reports.jsonl").write_text("".join(json.dumps(r) + "\n" for r in REPORTS))
@@ -87,7 +88,7 @@ def test_as_of_leaves_later_and_undated_articles_out_and_favours_the_week_before
 
 
 def test_since_and_until_keep_undated_articles_out(dated_index):
-    from qa.retrieve import Filters
+    from qa.models import Filters
 
     since = ask(dated_index, LAVROV, k=4, filters=Filters(since=date(2015, 1, 1)))
     assert sorted(quoted(since)) == ["june", "march", "november"]

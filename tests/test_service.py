@@ -10,9 +10,10 @@ import pytest
 
 from qa.answer import ask
 from qa.errors import InputError, NotFoundError
-from qa.index import CURRENT_FILE, build_index
+from qa.index import CURRENT_FILE
 from qa.render import answer_as_dict
 from qa.service import AnswerEngine, AskRequest, IndexHolder, Limits, ask_request, paragraph_spans
+from qa.writer import build_index
 
 LEADER = "Who leads the Liwa Suqour al-Jabal rebel group?"
 QUESTIONS = [

@@ -1,0 +1,440 @@
+"""The writer: builds a new generation of the index from articles (``build_index``) or
+drops articles from it (``remove_articles``), reusing stored vectors, and switches to it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from array import array
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from qa import layout
+from qa.analysis import ANALYSIS_VERSION, analyse
+from qa.chunk import ChunkSettings, chunk_article
+from qa.clean import ParagraphCensus
+from qa.copies import find_copies
+from qa.errors import IndexFormatError, InputError, QAError
+from qa.index import Index
+from qa.ingest import Skipped, file_id, load_articles, record_id
+from qa.lexical import tokenize
+from qa.models import Article, Chunk, Sentence
+from qa.sink import EmbeddingSink, StoredModel, load_encoder, same_model
+from qa.store import create_store, finish_store, insert_article, insert_census, insert_chunk
+from qa.vectors import VectorLayout, VectorWriter, choose_layout
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from embeddings import Encoder
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """What an ``index`` run did."""
+
+    index_dir: str
+    added: int
+    updated: int
+    unchanged: int
+    removed: int
+    skipped: tuple[Skipped, ...]
+    articles: int
+    chunks: int
+    embedded_chunks: int
+    seconds: float
+
+
+
+def embedding_text(article: Article, chunk: Chunk) -> str:
+    """The text that is embedded and BM25-indexed for a chunk: its article's title gives context."""
+    title = (article.title or "").strip()
+    if title and title not in chunk.text:
+        return f"{title}\n{chunk.text}"
+    return chunk.text
+
+
+def sentence_span(text: str, chunk: Chunk, sentence: Sentence) -> tuple[int, int]:
+    """Where ``sentence`` lies in ``text``, the chunk's embedded text (its title may lead)."""
+    shift = len(text) - len(chunk.text) - chunk.start
+    return sentence.start + shift, sentence.end + shift
+
+
+def build_index(
+    paths: Sequence[str | Path],
+    index_dir: str | Path,
+    *,
+    model: str | None = None,
+    backend: str = "auto",
+    settings: ChunkSettings = ChunkSettings(),
+    rebuild: bool = False,
+    prune: bool = True,
+    show_progress: bool = False,
+    encoder: Encoder | None = None,
+    ann: str | None = None,
+) -> IndexReport:
+    """Index the articles under ``paths`` into ``index_dir``, keeping what is already indexed.
+
+    Articles already in the index with the same content are not embedded again; with ``prune``,
+    articles that came from a folder given here but whose files are gone are removed. The new
+    index is written beside the old one and switched in atomically, so a failed or killed run
+    leaves the previous index answering as before. ``ann`` chooses the vector search structure
+    (``qa.vectors.ANN_CHOICES``; None: what the index was built with, else ``auto``).
+    """
+    from embeddings import BACKENDS
+
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r}: use one of {', '.join(BACKENDS)}")
+    if ann is not None:
+        choose_layout(ann, 0)
+    started = time.monotonic()
+    root = Path(index_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    with layout.writer_lock(root):
+        previous = None if rebuild else Index.open_if_present(root)
+        model_name = _resolve_model_name(model, previous)
+        ingested = load_articles(paths, previous.paragraph_census() if previous else ())
+        if not ingested.articles:
+            where = ", ".join(str(p) for p in paths)
+            detail = f" ({len(ingested.skipped)} files skipped)" if ingested.skipped else ""
+            raise InputError(f"no articles found in {where}{detail}")
+
+        old_articles = previous.all_articles() if previous else {}
+        new_articles = {a.id: a for a in ingested.articles}
+        removed = _pruned_ids(old_articles, new_articles, paths, ingested.skipped) if prune else set()
+        merged = {i: a for i, a in old_articles.items() if i not in removed and i not in new_articles}
+        merged.update(new_articles)
+        added = sum(1 for i in new_articles if i not in old_articles)
+        unchanged = sum(
+            1 for i, a in new_articles.items()
+            if i in old_articles and old_articles[i].content_hash == a.content_hash
+        )
+        updated = len(new_articles) - added - unchanged
+        articles, skipped, census = list(merged.values()), ingested.skipped, ingested.census
+        del ingested, old_articles, new_articles, merged  # the writer lets each article go once stored
+
+        if encoder is None:
+            indexed_backend = previous.manifest.get("backend") if previous else None
+            encoder = load_encoder(model_name, indexed_backend or backend)
+        if ann is None:
+            ann = VectorLayout.from_manifest(previous.manifest).requested if previous else "auto"
+        generation = _replace_generation(
+            root, articles, encoder, settings, previous, show_progress, ann, census)
+    return IndexReport(
+        index_dir=str(root),
+        added=added,
+        updated=updated,
+        unchanged=unchanged,
+        removed=len(removed),
+        skipped=skipped,
+        articles=generation.article_count,
+        chunks=generation.chunk_count,
+        embedded_chunks=generation.embedded,
+        seconds=time.monotonic() - started,
+    )
+
+
+def remove_articles(
+    targets: Sequence[str], index_dir: str | Path, *, show_progress: bool = False
+) -> IndexReport:
+    """Drop the articles matching ``targets`` (article ids, URLs, files, or folders holding
+    their files) from the index, atomically; nothing is embedded again."""
+    started = time.monotonic()
+    root = Path(index_dir)
+    if not root.is_dir():
+        Index.open(root)  # says there is no index there, and how to build one
+    with layout.writer_lock(root):
+        previous = Index.open(root)
+        old = previous.all_articles()
+        gone = set().union(*(_named_by(target, old) for target in targets))
+        if not gone:
+            raise InputError(f"nothing in the index at {root} matches {', '.join(targets)}")
+        if len(gone) == len(old):
+            raise InputError(
+                f"that would remove all {len(old)} articles: delete {root} instead"
+            )
+        kept = [a for i, a in old.items() if i not in gone]
+        del old
+        settings = ChunkSettings(**previous.manifest["chunker"])
+        generation = _replace_generation(
+            root, kept, StoredModel(previous.manifest), settings, previous, show_progress,
+            VectorLayout.from_manifest(previous.manifest).requested,
+        )
+    return IndexReport(
+        index_dir=str(root), added=0, updated=0, unchanged=generation.article_count,
+        removed=len(gone), skipped=(), articles=generation.article_count, chunks=generation.chunk_count,
+        embedded_chunks=generation.embedded, seconds=time.monotonic() - started,
+    )
+
+
+def _replace_generation(
+    root: Path,
+    articles: list[Article],
+    encoder: Encoder,
+    settings: ChunkSettings,
+    previous: Index | None,
+    show_progress: bool,
+    ann: str,
+    census: Mapping[str, ParagraphCensus] | None = None,
+) -> _Generation:
+    """Write a generation holding ``articles`` (the list is emptied as they are stored), switch
+    to it, and drop the older ones (the caller holds the writer lock)."""
+    generation = _write_generation(root, articles, encoder, settings, previous, show_progress, ann, census)
+    layout.switch_to(root, generation.name)
+    if previous:
+        previous.close()
+    layout.remove_stale_generations(root, keep=generation.name)
+    return generation
+
+
+def _named_by(target: str, articles: dict[str, Article]) -> set[str]:
+    """Ids of the articles ``target`` names: an article id, a URL, a file or a folder holding
+    articles, a JSON record's own id (when only one file has it) or ``FILE#ID``."""
+    named = {i for i, a in articles.items() if target in (i, a.url) or _lies_in(a, target)}
+    by_record = {i for i in articles if record_id(i) == target}
+    files = sorted({articles[i].path or "?" for i in by_record - named})
+    if len(files) > 1:
+        raise InputError(
+            f"id {target!r} is in {len(files)} files ({', '.join(files)}): give FILE#ID, "
+            f"e.g. {files[0]}#{target}"
+        )
+    named |= by_record
+    for split in (i for i, mark in enumerate(target) if mark == "#"):
+        file, given = target[:split], target[split + 1 :]
+        named |= {i for i, a in articles.items() if record_id(i) == given and _lies_in(a, file, exact=True)}
+    return named
+
+
+def _lies_in(article: Article, target: str, exact: bool = False) -> bool:
+    """Whether ``article``'s file is the file ``target`` or (unless ``exact``) lies under it."""
+    location = _location(article)
+    if location is None or not target:
+        return False
+    wanted = Path(os.path.realpath(target))
+    return location == wanted or (not exact and location.is_relative_to(wanted))
+
+
+def _resolve_model_name(model: str | None, previous: Index | None) -> str:
+    from embeddings import DEFAULT_MODEL
+
+    if previous is None:
+        return model or DEFAULT_MODEL
+    indexed_with = previous.manifest["model"]
+    if model and model != indexed_with:
+        raise IndexFormatError(
+            f"the index at {previous.root} was built with model {indexed_with!r}, not {model!r}; "
+            f"to switch models rebuild it: qa index --rebuild --model {model} ARTICLES"
+        )
+    return indexed_with
+
+
+def _pruned_ids(
+    old: dict[str, Article],
+    new: dict[str, Article],
+    paths: Sequence[str | Path],
+    skipped: Sequence[Skipped],
+) -> set[str]:
+    """Ids of indexed articles that are gone: their file lies under a folder indexed now but was
+    not found, or was read now without giving them. An article whose file (or folder) was skipped
+    this run keeps its indexed version."""
+    folders = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+    read = {Path(a.path) for a in new.values() if a.path}
+    # A skipped link is not followed: a link looping back to its folder must not shield it.
+    unread = [Path(os.path.realpath(Path(s.path).parent)) / Path(s.path).name for s in skipped]
+    gone = set()
+    for article_id, article in old.items():
+        location = None if article_id in new else _location(article, new)
+        if location is None:
+            continue
+        if (location in read or any(location.is_relative_to(f) for f in folders)) and not any(
+            location.is_relative_to(place) for place in unread
+        ):
+            gone.add(article_id)
+    return gone
+
+
+def _location(article: Article, new: Mapping[str, Article] | None = None) -> Path | None:
+    """The resolved path of an article's file, None when unknown. qa stores resolved paths; an
+    older qa stored them as typed, and such a relative path is trusted only when it is proven to
+    have been typed in this folder: the article's id derives from the resolved path, or (a JSON
+    record, whose id an older qa did not namespace) the same record is indexed now, same text,
+    under its file's id."""
+    if not article.path:
+        return None
+    if os.path.isabs(article.path):
+        return Path(os.path.realpath(article.path))
+    candidate = os.path.realpath(article.path)
+    proofs = {file_id(candidate), *(file_id(f"{candidate}#{n}") for n in article.line_numbers[:1])}
+    again = (new or {}).get(f"{file_id(candidate)}#{article.id}")
+    if article.id in proofs or (again is not None and again.content_hash == article.content_hash):
+        return Path(candidate)
+    return None
+
+
+@dataclass
+class _Generation:
+    name: str
+    article_count: int
+    chunk_count: int
+    embedded: int
+
+
+def _write_generation(
+    root: Path,
+    articles: list[Article],
+    encoder: Encoder,
+    settings: ChunkSettings,
+    previous: Index | None,
+    show_progress: bool,
+    ann: str,
+    census: Mapping[str, ParagraphCensus] | None = None,
+) -> _Generation:
+    import bm25s
+
+    with layout.new_generation(root) as (name, work_dir):
+        article_count = len(articles)
+        copies = find_copies(articles)
+        # Written in id order; each article is let go once stored, so the texts do not stay in
+        # memory next to the growing vector and BM25 arrays.
+        articles.sort(key=lambda a: a.id, reverse=True)
+        reuse = previous is not None and same_model(previous.manifest, encoder)
+        store = create_store(work_dir / layout.STORE)
+        vectors = VectorWriter(work_dir, encoder.dimension, ann)
+        progress = _progress(show_progress, unit="article", desc="indexing", total=article_count)
+
+        sentence_file = open(work_dir / layout.SENTENCE_VECTORS, "wb")
+        sink = EmbeddingSink(
+            encoder,
+            previous.vectors_by_embed_hash() if reuse and previous else {},
+            previous.sentence_vectors_by_hash() if reuse and previous else {},
+            emit_chunks=vectors.add,
+            emit_sentences=lambda batch: sentence_file.write(batch.astype(np.float16).tobytes()),
+        )
+        lexical = _LexicalCorpus()
+        reusable = previous is not None and previous.manifest.get("analysis") == ANALYSIS_VERSION \
+            and previous.manifest.get("chunker") == settings.as_dict()
+        row = sentence_count = 0
+        try:
+            while articles:
+                article = articles.pop()
+                row, sentence_count = _add_article(
+                    store, article, settings, sink, lexical, row, sentence_count,
+                    previous.sentence_analysis(article.id, article.text) if reusable and previous else None,
+                )
+                counted = (census or {}).get(article.id)
+                if counted is None and previous is not None:  # kept from the previous generation
+                    counted = previous.paragraphs_of(article.id)
+                if counted is not None:
+                    insert_census(store, counted)
+                progress.update(1)
+            sink.finish()
+        finally:
+            sink.close()
+        sentence_file.close()
+        progress.close()
+        if vectors.count != row:
+            raise QAError(f"internal error: {vectors.count} vectors for {row} chunks")
+        finish_store(store)
+        structure = vectors.finish()
+        retriever = bm25s.BM25()
+        retriever.index(lexical.corpus(), show_progress=False)
+        retriever.save(str(work_dir / layout.BM25_DIR), show_progress=False)
+        (work_dir / layout.TERMS).write_text(json.dumps(lexical.document_frequency, separators=(",", ":")))
+        (work_dir / layout.COPIES).write_text(json.dumps(copies, separators=(",", ":")))
+        manifest = {
+            "format_version": layout.FORMAT_VERSION,
+            "model": encoder.name,
+            "dimension": encoder.dimension,
+            "backend": encoder.backend,
+            "chunker": settings.as_dict(),
+            "articles": article_count,
+            "chunks": row,
+            "sentences": sentence_count,
+            "analysis": ANALYSIS_VERSION,
+            **structure,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "qa_version": _qa_version(),
+        }
+        layout.seal_generation(root, work_dir, name, manifest)
+    return _Generation(name=name, article_count=article_count, chunk_count=row, embedded=sink.embedded)
+
+
+def _add_article(
+    store: sqlite3.Connection,
+    article: Article,
+    settings: ChunkSettings,
+    sink: EmbeddingSink,
+    lexical: _LexicalCorpus,
+    row: int,
+    sentence_row: int,
+    analysis: str | None = None,
+) -> tuple[int, int]:
+    """Store an article with its chunks, sentences and their analysis (``analysis``: the
+    previous generation's, when still valid) from the given rows on, and queue them for
+    embedding and BM25; returns the next free chunk and sentence rows."""
+    insert_article(store, article)
+    sentence_rows: dict[Sentence, int] = {}  # each sentence once, in text order
+    for chunk in chunk_article(article, settings):
+        text = embedding_text(article, chunk)
+        embed_hash = hashlib.sha1(text.encode()).hexdigest()
+        introduced = []  # sentences first seen in this chunk: they are read in its context
+        for sentence in chunk.sentences:
+            if sentence not in sentence_rows:
+                span = sentence_span(text, chunk, sentence)
+                key = hashlib.sha1(f"{embed_hash}:{span[0]}:{span[1]}".encode()).hexdigest()
+                store.execute("INSERT INTO sentences VALUES (?, ?)", (sentence_row, key))
+                sentence_rows[sentence] = sentence_row
+                introduced.append((key, span))
+                sentence_row += 1
+        insert_chunk(store, row, chunk, embed_hash, sentence_rows)
+        lexical.add(tokenize(text))
+        sink.add(embed_hash, text, introduced)
+        row += 1
+    store.execute("INSERT INTO analysis VALUES (?, ?)",
+                  (article.id, analysis or analyse(article.text, list(sentence_rows)).to_json()))
+    return row, sentence_row
+
+
+class _LexicalCorpus:
+    """The chunks' index terms as compact arrays of term ids (4 bytes a token, not a Python
+    string each), and how many chunks hold each term."""
+
+    def __init__(self) -> None:
+        self.vocabulary: dict[str, int] = {}
+        self.document_frequency: dict[str, int] = {}
+        self._documents: list[array] = []
+
+    def add(self, terms: list[str]) -> None:
+        vocabulary = self.vocabulary
+        ids = array("i", [vocabulary.setdefault(term, len(vocabulary)) for term in terms])
+        self._documents.append(ids)
+        for term in set(terms):
+            self.document_frequency[term] = self.document_frequency.get(term, 0) + 1
+
+    def corpus(self) -> Any:
+        """What ``bm25s.BM25.index`` takes."""
+        from bm25s.tokenization import Tokenized
+
+        if not self.vocabulary:
+            return [[]]
+        return Tokenized(ids=self._documents, vocab=self.vocabulary)
+
+
+def _progress(show: bool, unit: str, desc: str, total: int | None = None):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, desc=desc, disable=not show, dynamic_ncols=True,
+                leave=False)
+
+
+def _qa_version() -> str:
+    from qa import __version__
+
+    return __version__
