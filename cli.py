@@ -133,6 +133,11 @@ def index(
         help="Vector index of a new Milvus index: AUTOINDEX, FLAT, IVF_FLAT (Milvus Lite takes "
              "these), HNSW (a server).",
     ),
+    ray: Optional[str] = typer.Option(
+        None, "--ray", envvar="QA_RAY", metavar="ADDRESS",
+        help="Chunk and embed on Ray Data (Milvus indexes): 'local' starts a local Ray cluster, "
+             "else a cluster address (auto, ray://HOST:10001). Needs pip install '.[ray]'.",
+    ),
 ) -> None:
     """Build or update the index from article files (.txt .md .html .json .jsonl)."""
     from dataclasses import asdict
@@ -142,7 +147,7 @@ def index(
 
     report = build(
         paths, index_dir, model=model, backend=backend, rebuild=rebuild, prune=prune,
-        show_progress=sys.stderr.isatty(), milvus_index_type=milvus_index_type.upper(),
+        show_progress=sys.stderr.isatty(), milvus_index_type=milvus_index_type.upper(), ray_address=ray,
     )
     if as_json:
         typer.echo(json.dumps(asdict(report), ensure_ascii=False))

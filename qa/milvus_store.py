@@ -62,20 +62,20 @@ def client_uri(spec: str) -> str:
 
 def connect(spec: str) -> Any:
     """A MilvusClient for ``spec`` (starting Milvus Lite for a file); one clear line if it fails."""
-    try:
-        import warnings
+    import warnings
 
-        with warnings.catch_warnings():  # milvus-lite 2.5 imports pkg_resources
-            warnings.simplefilter("ignore", UserWarning)
-            from pymilvus import MilvusClient
-    except ImportError:
-        raise QAError("Milvus support is not installed: pip install 'qa-news[milvus]'") from None
     uri = client_uri(spec)
-    logging.getLogger("pymilvus").setLevel(logging.CRITICAL)  # its failures reach the user as QAErrors
-    try:
-        return MilvusClient(uri=uri, token=os.environ.get("QA_MILVUS_TOKEN", ""))
-    except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds: one line for each
-        raise QAError(f"cannot reach Milvus at {spec}: {_first_line(exc)}") from None
+    with warnings.catch_warnings():  # milvus-lite 2.5 warns that it imports pkg_resources
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+        try:
+            from pymilvus import MilvusClient
+        except ImportError:
+            raise QAError("Milvus support is not installed: pip install 'qa-news[milvus]'") from None
+        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)  # failures reach the user as QAErrors
+        try:
+            return MilvusClient(uri=uri, token=os.environ.get("QA_MILVUS_TOKEN", ""))
+        except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds: one line for each
+            raise QAError(f"cannot reach Milvus at {spec}: {_first_line(exc)}") from None
 
 
 def create_collections(client: Any, dimension: int, index_type: str = "AUTOINDEX") -> None:

@@ -18,6 +18,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,9 +57,11 @@ def build_milvus_index(
     show_progress: bool = False,
     encoder: Encoder | None = None,
     index_type: str = "AUTOINDEX",
+    ray_address: str | None = None,
 ) -> IndexReport:
     """Index the articles under ``paths`` into the Milvus index ``spec``, embedding only
-    articles that are new or changed (by content hash)."""
+    articles that are new or changed (by content hash); with ``ray_address`` ("" for a local
+    Ray cluster) chunking and embedding run as Ray Data ``map_batches``."""
     from embeddings import BACKENDS, DEFAULT_MODEL
 
     if backend not in BACKENDS:
@@ -102,7 +105,7 @@ def build_milvus_index(
             unchanged = len(new) - len(changed)
             writer = _Writer(client, encoder, settings, show_progress)
             writer.find_groups({**{i: a for i, a in old.items() if i not in removed}, **new})
-            writer.replace(changed, old)
+            writer.replace(changed, old, ray_address)
             writer.delete(sorted(removed))
             writer.rewrite_groups()
             writer.finish(encoder, settings, previous)
@@ -145,6 +148,66 @@ def remove_milvus_articles(targets: Sequence[str], spec: str) -> IndexReport:
     )
 
 
+@dataclass(frozen=True)
+class PreparedRows:
+    """A batch of articles as Milvus rows (chunked, analysed, embedded), ready to upsert."""
+
+    versions: dict[str, str]  # article id -> content hash
+    texts: list[dict[str, Any]]
+    sentences: list[dict[str, Any]]
+    chunks: list[dict[str, Any]]
+    records: list[dict[str, Any]]
+    terms: Counter[str]  # how many of the batch's chunks hold each term
+    embedded: int
+
+
+def prepare_rows(articles: Sequence[Article], settings: ChunkSettings, encoder: Encoder) -> PreparedRows:
+    """Chunk, analyse and embed ``articles`` into the rows of every collection (the stage that
+    ``qa index --ray`` runs on Ray workers)."""
+    texts, spans, chunk_rows, sentence_rows, text_rows, records = [], [], [], [], [], []
+    terms: Counter[str] = Counter()
+    for article in articles:
+        sentence_keys: dict[Sentence, int] = {}
+        for chunk in chunk_article(article, settings):
+            text = embedding_text(article, chunk)
+            embed_hash = hashlib.sha1(text.encode()).hexdigest()
+            introduced = []
+            for sentence in chunk.sentences:
+                if sentence not in sentence_keys:
+                    span = sentence_span(text, chunk, sentence)
+                    key = row_key(article.id, article.content_hash, str(sentence.start), str(sentence.end))
+                    sentence_keys[sentence] = key
+                    introduced.append(span)
+                    sentence_rows.append({
+                        "row": key, "article_id": article.id, "content_hash": article.content_hash,
+                        "hash": hashlib.sha1(f"{embed_hash}:{span[0]}:{span[1]}".encode()).hexdigest()})
+            texts.append(text)
+            spans.append(introduced)
+            terms.update(set(tokenize(text)))
+            chunk_rows.append({
+                "row": row_key(chunk.id, article.content_hash), "article_id": article.id,
+                "content_hash": article.content_hash, "chunk_id": chunk.id,
+                "source_key": fold(article.source) + "\n" + fold(article.url), "embed_hash": embed_hash,
+                "sentences": json.dumps([[s.start, s.end, sentence_keys[s]] for s in chunk.sentences]),
+                "ordinal": chunk.ordinal, "start": chunk.start, "end": chunk.end,
+                "day": day_number(article.date), "text": _clip(text)})
+        analysis = analyse(article.text, list(sentence_keys)).to_json()
+        lines = json.dumps([list(article.line_starts), list(article.line_numbers)])
+        for kind, value in (("text", article.text), ("analysis", analysis), ("lines", lines)):
+            for part, data in enumerate(split_text(value)):
+                text_rows.append({"key": row_key(article.id, article.content_hash, kind, str(part)),
+                                  "article_id": article.id, "content_hash": article.content_hash,
+                                  "kind": kind, "part": part, "data": data})
+        records.append(_record(article, ""))
+    chunk_vectors, sentence_vectors = encoder.encode_with_spans(texts, spans) if texts else ([], [])
+    for row, vector in zip(chunk_rows, chunk_vectors):
+        row["dense"] = np.asarray(vector, dtype=np.float32).tolist()
+    for row, vector in zip(sentence_rows, sentence_vectors):
+        row["vector"] = np.asarray(vector, dtype=np.float16)
+    return PreparedRows({a.id: a.content_hash for a in articles}, text_rows, sentence_rows, chunk_rows,
+                        records, terms, len(texts))
+
+
 class _Writer:
     """Writes article versions, deletes old ones and keeps the term table and manifest."""
 
@@ -155,16 +218,25 @@ class _Writer:
         self.embedded = self.article_count = self.chunk_count = 0
         self.groups: dict[str, str] = {}  # article id -> its copy group (find_groups)
 
-    def replace(self, articles: list[Article], old: dict[str, Article]) -> None:
-        """Write these articles' new versions and drop their old ones."""
+    def replace(self, articles: list[Article], old: dict[str, Article], ray_address: str | None = None) -> None:
+        """Write these articles' new versions (prepared here, or on Ray given ``ray_address``)
+        and drop their old ones."""
         from qa.index import _progress
 
+        if ray_address is not None:
+            from qa.ray_build import prepare_on_ray
+
+            assert self.encoder is not None
+            batches = prepare_on_ray(articles, self.settings, self.encoder, ray_address, ARTICLE_BATCH,
+                                     self.show_progress)
+        else:
+            batches = (prepare_rows(articles[i:i + ARTICLE_BATCH], self.settings, self.encoder)  # type: ignore[arg-type]
+                       for i in range(0, len(articles), ARTICLE_BATCH))
         progress = _progress(self.show_progress, unit="article", desc="indexing", total=len(articles))
-        for start in range(0, len(articles), ARTICLE_BATCH):
-            batch = articles[start:start + ARTICLE_BATCH]
-            self._write(batch)
-            self._drop_versions([a.id for a in batch if a.id in old], keep={a.id: a.content_hash for a in batch})
-            progress.update(len(batch))
+        for prepared in batches:
+            self._store(prepared)
+            self._drop_versions([i for i in prepared.versions if i in old], keep=prepared.versions)
+            progress.update(len(prepared.versions))
         progress.close()
 
     def delete(self, article_ids: Sequence[str]) -> None:
@@ -174,52 +246,17 @@ class _Writer:
             self.client.delete(ARTICLES, ids=[row_key(i) for i in batch])
             self._drop_versions(batch, keep={})
 
-    def _write(self, articles: list[Article]) -> None:
-        texts, spans, chunk_rows, sentence_rows, text_rows, records = [], [], [], [], [], []
-        for article in articles:
-            sentence_keys: dict[Sentence, int] = {}
-            for chunk in chunk_article(article, self.settings):
-                text = embedding_text(article, chunk)
-                embed_hash = hashlib.sha1(text.encode()).hexdigest()
-                introduced = []
-                for sentence in chunk.sentences:
-                    if sentence not in sentence_keys:
-                        span = sentence_span(text, chunk, sentence)
-                        key = row_key(article.id, article.content_hash, str(sentence.start), str(sentence.end))
-                        sentence_keys[sentence] = key
-                        introduced.append(span)
-                        sentence_rows.append({
-                            "row": key, "article_id": article.id, "content_hash": article.content_hash,
-                            "hash": hashlib.sha1(f"{embed_hash}:{span[0]}:{span[1]}".encode()).hexdigest()})
-                texts.append(text)
-                spans.append(introduced)
-                self.terms.update(set(tokenize(text)))
-                chunk_rows.append({
-                    "row": row_key(chunk.id, article.content_hash), "article_id": article.id,
-                    "content_hash": article.content_hash, "chunk_id": chunk.id,
-                    "source_key": fold(article.source) + "\n" + fold(article.url), "embed_hash": embed_hash,
-                    "sentences": json.dumps([[s.start, s.end, sentence_keys[s]] for s in chunk.sentences]),
-                    "ordinal": chunk.ordinal, "start": chunk.start, "end": chunk.end,
-                    "day": day_number(article.date), "text": _clip(text)})
-            analysis = analyse(article.text, list(sentence_keys)).to_json()
-            lines = json.dumps([list(article.line_starts), list(article.line_numbers)])
-            for kind, value in (("text", article.text), ("analysis", analysis), ("lines", lines)):
-                for part, data in enumerate(split_text(value)):
-                    text_rows.append({"key": row_key(article.id, article.content_hash, kind, str(part)),
-                                      "article_id": article.id, "content_hash": article.content_hash,
-                                      "kind": kind, "part": part, "data": data})
-            records.append(_record(article, self.groups.get(article.id, "")))
-        assert self.encoder is not None
-        chunk_vectors, sentence_vectors = self.encoder.encode_with_spans(texts, spans)
-        self.embedded += len(texts)
-        for row, vector in zip(chunk_rows, chunk_vectors):
-            row["dense"] = np.asarray(vector, dtype=np.float32).tolist()
-        for row, vector in zip(sentence_rows, sentence_vectors):
-            row["vector"] = np.asarray(vector, dtype=np.float16)
-        for collection, rows in ((TEXTS, text_rows), (SENTENCES, sentence_rows), (CHUNKS, chunk_rows)):
+    def _store(self, prepared: PreparedRows) -> None:
+        """Upsert one batch of new article versions; the article records go last."""
+        self.terms.update(prepared.terms)
+        self.embedded += prepared.embedded
+        for record in prepared.records:
+            record["copy_group"] = self.groups.get(record["id"], "")
+        for collection, rows in ((TEXTS, prepared.texts), (SENTENCES, prepared.sentences),
+                                 (CHUNKS, prepared.chunks)):
             for start in range(0, len(rows), 500):
                 self.client.upsert(collection, rows[start:start + 500])
-        self.client.upsert(ARTICLES, records)  # from here on readers see the new versions
+        self.client.upsert(ARTICLES, prepared.records)  # from here on readers see the new versions
 
     def _drop_versions(self, article_ids: list[str], keep: dict[str, str]) -> None:
         """Delete the rows of these articles except those of the version ``keep`` names, and

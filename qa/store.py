@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from qa.errors import InputError
 from qa.index import Index, IndexInfo, IndexReport, build_index, index_info, remove_articles
 from qa.milvus_store import MilvusIndex, is_milvus
 
@@ -18,12 +19,17 @@ def open_index(spec: str | Path) -> Index | MilvusIndex:
 
 
 def build(paths: Sequence[str | Path], spec: str | Path, *, milvus_index_type: str = "AUTOINDEX",
-          **options: Any) -> IndexReport:
-    """``qa index``: build or update the index ``spec`` names (options as ``build_index``)."""
+          ray_address: str | None = None, **options: Any) -> IndexReport:
+    """``qa index``: build or update the index ``spec`` names (options as ``build_index``);
+    with ``ray_address`` ("local" or "" for a local Ray cluster) chunking and embedding run on Ray."""
     if is_milvus(spec):
         from qa.milvus_writer import build_milvus_index
 
-        return build_milvus_index(paths, str(spec), index_type=milvus_index_type, **options)
+        address = None if ray_address is None else ("" if ray_address in ("", "local") else ray_address)
+        return build_milvus_index(paths, str(spec), index_type=milvus_index_type, ray_address=address,
+                                  **options)
+    if ray_address is not None:
+        raise InputError("--ray builds a Milvus index: give --index milvus:FILE.db or milvus://HOST:PORT")
     return build_index(paths, spec, **options)
 
 
