@@ -94,6 +94,10 @@ def test_incremental_update_remove_and_filters(lite, corpus_copy):
     assert dated.quotes == ()  # every demo article is older (or undated)
     sourced = ask(index, QUESTION, k=3, filters=Filters(sources=("YAHOO",)))
     assert sourced.quotes and {q.article.source for q in sourced.quotes} == {"AFP via Yahoo! News"}
+    index.group_in_engine = True  # hybrid_search with group_by_field (a server's default)
+    grouped = ask(index, QUESTION, k=3)
+    assert grouped.quotes[0].text == answer.quotes[0].text
+    _quotes_verbatim(index, grouped)
     index.close()
 
     removed = remove_milvus_articles([str(target)], lite)
