@@ -23,7 +23,9 @@ app = typer.Typer(
 )
 
 IndexOption = typer.Option(
-    ".qa-index", "--index", envvar="QA_INDEX", help="Index directory.", show_default=True
+    ".qa-index", "--index", envvar="QA_INDEX", show_default=True,
+    help="Index directory, or a Milvus index: milvus:FILE.db (Milvus Lite), milvus://HOST:PORT "
+         "or http(s)://HOST:PORT (a Milvus server).",
 )
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of text.")
 SinceOption = typer.Option(None, "--since", metavar="YYYY-MM-DD", help="Only articles from this day on.")
@@ -112,7 +114,7 @@ def _stdout() -> Any:
 @_fails_cleanly
 def index(
     paths: List[Path] = typer.Argument(..., help="Article files or folders (searched recursively)."),
-    index_dir: Path = IndexOption,
+    index_dir: str = IndexOption,
     model: Optional[str] = typer.Option(
         None, "--model", envvar="QA_MODEL",
         help="sentence-transformers model name or path [default: all-MiniLM-L6-v2, or the index's]",
@@ -131,16 +133,27 @@ def index(
         "hnsw or ivfpq [default: the index's choice, else auto]",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
+    milvus_index_type: str = typer.Option(
+        "AUTOINDEX", "--milvus-index-type", envvar="QA_MILVUS_INDEX_TYPE",
+        help="Vector index of a new Milvus index: AUTOINDEX, FLAT, IVF_FLAT (Milvus Lite takes "
+             "these), HNSW (a server).",
+    ),
+    ray: Optional[str] = typer.Option(
+        None, "--ray", envvar="QA_RAY", metavar="ADDRESS",
+        help="Chunk and embed on Ray Data (Milvus indexes): 'local' starts a local Ray cluster, "
+             "else a cluster address (auto, ray://HOST:10001). Needs pip install '.[ray]'.",
+    ),
 ) -> None:
     """Build or update the index from article files (.txt .md .html .json .jsonl)."""
     from dataclasses import asdict
 
     from qa.render import shown_path
-    from qa.writer import build_index
+    from qa.backends import build
 
-    report = build_index(
+    report = build(
         paths, index_dir, model=model, backend=backend, rebuild=rebuild, prune=prune,
-        show_progress=sys.stderr.isatty(), ann=ann,
+        show_progress=sys.stderr.isatty(), ann=ann, milvus_index_type=milvus_index_type.upper(),
+        ray_address=ray,
     )
     if as_json:
         typer.echo(json.dumps(asdict(report), ensure_ascii=False))
@@ -159,12 +172,12 @@ def index(
 @_fails_cleanly
 def remove(
     targets: List[str] = typer.Argument(..., help="Article ids, URLs, files or folders."),
-    index_dir: Path = IndexOption,
+    index_dir: str = IndexOption,
 ) -> None:
     """Remove articles from the index (by id, URL, file, or every file under a folder)."""
-    from qa.writer import remove_articles
+    from qa.backends import remove
 
-    report = remove_articles(targets, index_dir, show_progress=sys.stderr.isatty())
+    report = remove(targets, index_dir, show_progress=sys.stderr.isatty())
     typer.echo(f"removed {report.removed} articles; {report.articles} articles "
                f"({report.chunks} chunks) remain in {report.index_dir}")
 
@@ -173,7 +186,7 @@ def remove(
 @_fails_cleanly
 def ask(
     question: str = typer.Argument(..., help="The question, in plain words."),
-    index_dir: Path = IndexOption,
+    index_dir: str = IndexOption,
     k: int = typer.Option(3, "-k", "--top", min=1, max=50, help="How many quotes."),
     as_of: Optional[str] = typer.Option(
         None, "--as-of", envvar="QA_AS_OF", metavar="YYYY-MM-DD",
@@ -188,14 +201,14 @@ def ask(
     """Answer a question with verbatim quotes from the indexed articles."""
     from qa.answer import ask as answer_question
     from qa.errors import InputError
-    from qa.index import Index
+    from qa.backends import open_index
     from qa.render import answer_as_dict, render_answer
 
     if not question.strip():
         raise InputError("the question is empty")
     day = _day(as_of)
     filters = _filters(since, until, source)
-    archive = Index.open(index_dir)
+    archive = open_index(index_dir)
     answer = answer_question(archive, question, k=k, as_of=day, filters=filters,
                              settings=_answer_settings(reranker))
     if as_json:
@@ -211,7 +224,7 @@ def batch(
     output: Optional[str] = typer.Option(
         None, "-o", "--output", help="Answers file: .jsonl, .csv or .md [default: JSON Lines on stdout]."
     ),
-    index_dir: Path = IndexOption,
+    index_dir: str = IndexOption,
     k: int = typer.Option(5, "-k", "--top", min=1, max=50, help="Quotes per question."),
     resume: bool = typer.Option(False, "--resume", help="Skip questions whose ids OUT already has."),
     as_of: Optional[str] = typer.Option(
@@ -225,11 +238,11 @@ def batch(
     """Answer a file of questions in batches, writing answers as it goes."""
     from qa.batch import answer_file
     from qa.errors import RowsFailedError
-    from qa.index import Index
+    from qa.backends import open_index
 
     day = _day(as_of)
     filters = _filters(since, until, source)
-    archive = Index.open(index_dir)
+    archive = open_index(index_dir)
     report = answer_file(
         archive, questions, output=output, k=k, resume=resume, as_of=day, filters=filters,
         settings=_answer_settings(reranker),
@@ -251,7 +264,7 @@ def batch(
 @app.command()
 @_fails_cleanly
 def chat(
-    index_dir: Path = IndexOption,
+    index_dir: str = IndexOption,
     k: int = typer.Option(3, "-k", "--top", min=1, max=50, help="Quotes per answer."),
     as_of: Optional[str] = typer.Option(
         None, "--as-of", envvar="QA_AS_OF", metavar="YYYY-MM-DD", help="Ask as of this day."
@@ -260,10 +273,10 @@ def chat(
 ) -> None:
     """Talk with the archive: questions, follow-ups and /commands (/help lists them)."""
     from qa.chat import ChatSession
-    from qa.index import Index
+    from qa.backends import open_index
     from qa.terminal import run_chat
 
-    session = ChatSession(Index.open(index_dir), k=k, as_of=_day(as_of),
+    session = ChatSession(open_index(index_dir), k=k, as_of=_day(as_of),
                           settings=_answer_settings(reranker))
     run_chat(session, interactive=sys.stdin.isatty() and sys.stdout.isatty())
 
@@ -271,7 +284,7 @@ def chat(
 @app.command()
 @_fails_cleanly
 def serve(
-    index_dir: Path = IndexOption,
+    index_dir: str = IndexOption,
     host: str = typer.Option("127.0.0.1", "--host", envvar="QA_HOST",
                              help="Address to listen on (0.0.0.0: every interface, with a warning)."),
     port: int = typer.Option(8000, "--port", envvar="QA_PORT", min=0, max=65535, help="TCP port."),
@@ -290,7 +303,7 @@ def serve(
 
 @app.command()
 @_fails_cleanly
-def mcp(index_dir: Path = IndexOption, reranker: str = RerankerOption) -> None:
+def mcp(index_dir: str = IndexOption, reranker: str = RerankerOption) -> None:
     """Answer assistants over the Model Context Protocol (stdio): tools ask and article."""
     from qa.mcp_server import run_stdio
 
@@ -299,10 +312,10 @@ def mcp(index_dir: Path = IndexOption, reranker: str = RerankerOption) -> None:
 
 @app.command()
 @_fails_cleanly
-def info(index_dir: Path = IndexOption, as_json: bool = JsonOption) -> None:
+def info(index_dir: str = IndexOption, as_json: bool = JsonOption) -> None:
     """Show what is indexed: articles, chunks, model, dates covered, sources, size."""
-    from qa.index import index_info
     from qa.render import info_as_dict
+    from qa.backends import info as index_info
 
     facts = index_info(index_dir)
     if as_json:
@@ -326,7 +339,7 @@ def info(index_dir: Path = IndexOption, as_json: bool = JsonOption) -> None:
 @_fails_cleanly
 def evaluate(
     gold_file: Path = typer.Argument(..., help="JSON Lines: question, sources and/or answers."),
-    index_dir: Path = IndexOption,
+    index_dir: str = IndexOption,
     k: int = typer.Option(10, "-k", "--top", min=1, max=50, help="Quotes per question."),
     misses: bool = typer.Option(False, "--misses", help="List the questions that were missed."),
     dates: bool = typer.Option(
@@ -338,10 +351,10 @@ def evaluate(
     """Measure answers against gold questions: hit@k, MRR@10, answers in quotes, abstention."""
     from qa.evaluate import evaluate as run_evaluation
     from qa.evaluate import load_gold
-    from qa.index import Index
+    from qa.backends import open_index
 
     report = run_evaluation(
-        Index.open(index_dir), load_gold(gold_file), k=k, use_dates=dates,
+        open_index(index_dir), load_gold(gold_file), k=k, use_dates=dates,
         settings=_answer_settings(reranker), show_progress=sys.stderr.isatty(),
     )
     missed = report.misses() if misses else []
@@ -374,7 +387,7 @@ def _answer_settings(reranker: str) -> Any:
     return AnswerSettings(reranker=reranker.strip() or "default")
 
 
-def _engine(index_dir: Path, reranker: str) -> Any:
+def _engine(index_dir: str, reranker: str) -> Any:
     from qa.service import AnswerEngine, IndexHolder
 
     return AnswerEngine(IndexHolder(index_dir), _answer_settings(reranker))

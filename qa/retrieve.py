@@ -94,6 +94,14 @@ def retrieve(
     for q, query in enumerate(queries):
         groups.setdefault(query.filters, []).append(q)
     for filters, members in groups.items():
+        engine_search = getattr(index, "hybrid_search", None)
+        if engine_search is not None:  # an engine that fuses and groups itself (qa/milvus_store.py)
+            fused_lists = engine_search(question_vectors[members], [questions[q] for q in members],
+                                        settings.candidates, filters, settings.rrf_k,
+                                        settings.passages_per_article)
+            for q, fused in zip(members, fused_lists):
+                results[q] = _group_by_article(index, fused, k, settings, queries[q])
+            continue
         allowed = index.rows_matching(filters) if filters.active else None
         total = index.chunk_count if allowed is None else len(allowed)
         depth = min(settings.candidates, total)

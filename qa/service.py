@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING, Any
 from qa.answer import AnswerSettings, answer_questions
 from qa.errors import BusyError, InputError, NotFoundError, QAError
 from qa.followup import resolve_follow_up
-from qa.index import CURRENT_FILE, Index, index_info
+from qa.backends import info as index_info
+from qa.backends import open_index
+from qa.index import CURRENT_FILE, Index
+from qa.milvus_store import is_milvus
 from qa.models import Answer, Filters
 from qa.render import answer_as_dict, article_as_dict, info_as_dict
 from qa.rerank import load_reranker
@@ -107,9 +110,9 @@ class IndexHolder:
     """
 
     def __init__(self, index_dir: str | Path, encoder: Encoder | None = None) -> None:
-        self.root = Path(index_dir)
+        self.root = str(index_dir) if is_milvus(index_dir) else Path(index_dir)
         self._lock = threading.Lock()
-        self._index = Index.open(self.root)
+        self._index = open_index(self.root)
         if encoder is not None:
             self._index.use_encoder(encoder)
         _warm(self._index)
@@ -127,6 +130,8 @@ class IndexHolder:
             return self._index
 
     def _current_name(self) -> str | None:
+        if isinstance(self.root, str):  # Milvus: the manifest names the generation
+            return self._index.current_generation()
         try:
             return (self.root / CURRENT_FILE).read_text().strip() or None
         except OSError:
@@ -134,7 +139,7 @@ class IndexHolder:
 
     def _switch(self, name: str) -> None:
         try:
-            fresh = Index.open(self.root)
+            fresh = open_index(self.root)
             old = self._index
             if (fresh.manifest["model"], fresh.manifest["backend"]) == \
                     (old.manifest["model"], old.manifest["backend"]):
@@ -154,8 +159,8 @@ class IndexHolder:
 def _warm(index: Index) -> None:
     """Load everything an answer reads, so a generation that ``qa index`` deletes after the
     switch keeps answering from memory and open files until the next one is in use."""
-    for part in ("encoder", "vectors", "bm25", "sentence_vectors", "document_frequency",
-                 "copies", "chunk_owners", "article_dates", "newest_date"):
+    for part in getattr(index, "warm_parts", ("encoder", "vectors", "bm25", "sentence_vectors",
+                       "document_frequency", "copies", "chunk_owners", "article_dates", "newest_date")):
         getattr(index, part)
 
 

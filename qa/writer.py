@@ -108,7 +108,7 @@ def build_index(
 
         old_articles = previous.all_articles() if previous else {}
         new_articles = {a.id: a for a in ingested.articles}
-        removed = _pruned_ids(old_articles, new_articles, paths, ingested.skipped) if prune else set()
+        removed = pruned_ids(old_articles, new_articles, paths, ingested.skipped) if prune else set()
         merged = {i: a for i, a in old_articles.items() if i not in removed and i not in new_articles}
         merged.update(new_articles)
         added = sum(1 for i in new_articles if i not in old_articles)
@@ -153,7 +153,7 @@ def remove_articles(
     with layout.writer_lock(root):
         previous = Index.open(root)
         old = previous.all_articles()
-        gone = set().union(*(_named_by(target, old) for target in targets))
+        gone = set().union(*(named_by(target, old) for target in targets))
         if not gone:
             raise InputError(f"nothing in the index at {root} matches {', '.join(targets)}")
         if len(gone) == len(old):
@@ -194,7 +194,7 @@ def _replace_generation(
     return generation
 
 
-def _named_by(target: str, articles: dict[str, Article]) -> set[str]:
+def named_by(target: str, articles: dict[str, Article]) -> set[str]:
     """Ids of the articles ``target`` names: an article id, a URL, a file or a folder holding
     articles, a JSON record's own id (when only one file has it) or ``FILE#ID``."""
     named = {i for i, a in articles.items() if target in (i, a.url) or _lies_in(a, target)}
@@ -235,7 +235,7 @@ def _resolve_model_name(model: str | None, previous: Index | None) -> str:
     return indexed_with
 
 
-def _pruned_ids(
+def pruned_ids(
     old: dict[str, Article],
     new: dict[str, Article],
     paths: Sequence[str | Path],
@@ -307,7 +307,7 @@ def _write_generation(
         reuse = previous is not None and same_model(previous.manifest, encoder)
         store = create_store(work_dir / layout.STORE)
         vectors = VectorWriter(work_dir, encoder.dimension, ann)
-        progress = _progress(show_progress, unit="article", desc="indexing", total=article_count)
+        progress = progress_bar(show_progress, unit="article", desc="indexing", total=article_count)
 
         sentence_file = open(work_dir / layout.SENTENCE_VECTORS, "wb")
         sink = EmbeddingSink(
@@ -360,7 +360,7 @@ def _write_generation(
             "analysis": ANALYSIS_VERSION,
             **structure,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "qa_version": _qa_version(),
+            "qa_version": qa_version(),
         }
         layout.seal_generation(root, work_dir, name, manifest)
     return _Generation(name=name, article_count=article_count, chunk_count=row, embedded=sink.embedded)
@@ -427,14 +427,14 @@ class _LexicalCorpus:
         return Tokenized(ids=self._documents, vocab=self.vocabulary)
 
 
-def _progress(show: bool, unit: str, desc: str, total: int | None = None):  # type: ignore[no-untyped-def]
+def progress_bar(show: bool, unit: str, desc: str, total: int | None = None):  # type: ignore[no-untyped-def]
     from tqdm import tqdm
 
     return tqdm(total=total, unit=unit, desc=desc, disable=not show, dynamic_ncols=True,
                 leave=False)
 
 
-def _qa_version() -> str:
+def qa_version() -> str:
     from qa import __version__
 
     return __version__
