@@ -270,6 +270,11 @@ def fit_answerable(answered: dict, outside: dict, signals: tuple[str, ...], c: f
     return w, b - best[1]
 
 
+def abstention_margin(values: dict, signals: tuple[str, ...], w: np.ndarray, b: float) -> np.ndarray:
+    """weights . signals + bias per question: answered where it is >= 0."""
+    return np.column_stack([values[n] for n in signals]) @ w + b
+
+
 def fit_abstention(dev: Index, answerable, settings: AnswerSettings) -> tuple[tuple[float, float], float, str]:
     """The abstention rule: which signals and regularization by 5-fold cross-validation (5
     shuffles, seed 0) on the fit weeks against bench/out_of_archive.jsonl, then fitted on all of
@@ -291,9 +296,10 @@ def fit_abstention(dev: Index, answerable, settings: AnswerSettings) -> tuple[tu
                     w, b = fit_answerable({n: v[fold_a != k] for n, v in answered_values.items()},
                                           {n: v[fold_o != k] for n, v in outside_values.items()},
                                           signals, c)
-                    margin = lambda values: np.column_stack([values[n] for n in signals]) @ w + b  # noqa: E731
-                    right_answered += list(margin({n: v[fold_a == k] for n, v in answered_values.items()}) >= 0)
-                    right_declined += list(margin({n: v[fold_o == k] for n, v in outside_values.items()}) < 0)
+                    held_a = {n: v[fold_a == k] for n, v in answered_values.items()}
+                    held_o = {n: v[fold_o == k] for n, v in outside_values.items()}
+                    right_answered += list(abstention_margin(held_a, signals, w, b) >= 0)
+                    right_declined += list(abstention_margin(held_o, signals, w, b) < 0)
             a, d = float(np.mean(right_answered)), float(np.mean(right_declined))
             print(f"| {name} | {c} | {a:.3f} | {d:.3f} |", file=sys.stderr)
             if best is None or a + d > best[0]:
@@ -304,8 +310,8 @@ def fit_abstention(dev: Index, answerable, settings: AnswerSettings) -> tuple[tu
     if "coverage" in full:
         raise SystemExit("the chosen abstention reads coverage, which qa.scorer does not: extend it")
     weights = (float(full.get("cosine", 0.0)), float(full.get("scorer", 0.0)))
-    answered = np.mean(weights[0] * answered_values["cosine"] + weights[1] * answered_values["scorer"] + b >= 0)
-    declined = np.mean(weights[0] * outside_values["cosine"] + weights[1] * outside_values["scorer"] + b < 0)
+    answered = np.mean(abstention_margin(answered_values, signals, w, b) >= 0)
+    declined = np.mean(abstention_margin(outside_values, signals, w, b) < 0)
     note = (f"abstention: {weights[0]:.3f} x cosine + {weights[1]:.3f} x scorer logit + {b:.3f} >= 0 "
             f"(reads {' + '.join(signals)}, C {c}): fit weeks answered {answered:.3f}, "
             f"bench/out_of_archive.jsonl ({len(outside)}) declined {declined:.3f}")

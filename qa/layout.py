@@ -36,13 +36,20 @@ COPIES = "copies.json"
 @contextlib.contextmanager
 def writer_lock(root: Path) -> Iterator[None]:
     """One writer per index directory: a second ``index`` run fails at once with a clear line."""
-    handle = open(root / LOCK_FILE, "a+")
+    with exclusive_lock(root / LOCK_FILE, str(root)):
+        yield
+
+
+@contextlib.contextmanager
+def exclusive_lock(lock_file: Path, index: str) -> Iterator[None]:
+    """Hold ``lock_file`` (flock) for the one writer of ``index``; fail at once if it is held."""
+    handle = open(lock_file, "a+")
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise QAError(
-                f"another qa process is updating the index at {root}; wait for it to finish"
+                f"another qa process is updating the index at {index}; wait for it to finish"
             ) from None
         yield
     finally:

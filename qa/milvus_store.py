@@ -15,7 +15,6 @@ import hashlib
 import json
 import logging
 import os
-import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path, PurePosixPath
@@ -26,6 +25,7 @@ import numpy as np
 from qa.analysis import ANALYSIS_VERSION
 from qa.errors import IndexFormatError, IndexMissingError, InputError, QAError
 from qa.models import Article, Chunk, Sentence
+from qa.store import fold
 
 if TYPE_CHECKING:
     from embeddings import Encoder
@@ -46,6 +46,11 @@ FORMAT_VERSION = 1  # of the Milvus layout (the manifest row says it)
 def is_milvus(spec: str | Path) -> bool:
     """Whether an ``--index`` value names a Milvus index rather than a directory."""
     return str(spec).startswith(SCHEMES)
+
+
+def is_lite(spec: str) -> bool:
+    """Whether ``spec`` names a Milvus Lite file (``milvus:PATH.db``) rather than a server."""
+    return spec.startswith("milvus:") and not spec.startswith("milvus://")
 
 
 def client_uri(spec: str) -> str:
@@ -165,11 +170,6 @@ def quoted(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def fold(text: str | None) -> str:
-    """``text`` for caseless matching in any script (as the local store's source filter)."""
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text or "").casefold())
-
-
 def day_number(value: str | None) -> int:
     """An ISO date as YYYYMMDD (0 for none): date filters compare integers."""
     try:
@@ -187,8 +187,7 @@ def grouping_in_engine(spec: str) -> bool:
     chosen = os.environ.get("QA_MILVUS_GROUPING", "").strip().lower()
     if chosen not in ("", "engine", "qa"):
         raise InputError(f"QA_MILVUS_GROUPING must be engine or qa, not {chosen!r}")
-    lite = spec.startswith("milvus:") and not spec.startswith("milvus://")
-    return chosen == "engine" if chosen else not lite
+    return chosen == "engine" if chosen else not is_lite(spec)
 
 
 def filter_expression(filters: Filters) -> str:
@@ -451,7 +450,7 @@ class MilvusIndex:
 
     def size_on_disk(self) -> dict[str, int]:
         """Bytes of the Milvus Lite file; a server's storage is not visible from here ({})."""
-        if self.spec.startswith("milvus:") and not self.spec.startswith("milvus://"):
+        if is_lite(self.spec):
             path = Path(client_uri(self.spec))
             return {path.name: path.stat().st_size} if path.exists() else {}
         return {}

@@ -11,7 +11,6 @@ ignored by readers (their content hash is not the article's) and deleted by the 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -28,15 +27,35 @@ import numpy as np
 from qa.analysis import ANALYSIS_VERSION, analyse
 from qa.chunk import ChunkSettings, chunk_article
 from qa.copies import find_copies
-from qa.errors import IndexFormatError, InputError, QAError
-from qa.sink import load_encoder
-from qa.writer import IndexReport, embedding_text, named_by, pruned_ids, qa_version, sentence_span
+from qa.errors import IndexFormatError, InputError
 from qa.ingest import load_articles
+from qa.layout import exclusive_lock
 from qa.lexical import tokenize
-from qa.milvus_store import (ARTICLES, CHUNKS, COLLECTIONS, FORMAT_VERSION, META, SENTENCES, TERMS, TEXTS,
-                             VARCHAR, client_uri, connect, create_collections, day_number, fold, iterate,
-                             quoted, read_meta, row_key, split_text)
+from qa.milvus_store import (
+    ARTICLES,
+    CHUNKS,
+    COLLECTIONS,
+    FORMAT_VERSION,
+    META,
+    SENTENCES,
+    TERMS,
+    TEXTS,
+    VARCHAR,
+    client_uri,
+    connect,
+    create_collections,
+    day_number,
+    is_lite,
+    iterate,
+    quoted,
+    read_meta,
+    row_key,
+    split_text,
+)
 from qa.models import Article, Sentence
+from qa.sink import load_encoder
+from qa.store import fold
+from qa.writer import IndexReport, embedding_text, named_by, pruned_ids, qa_version, sentence_span
 
 if TYPE_CHECKING:
     from embeddings import Encoder
@@ -379,17 +398,10 @@ def _count(client: Any, collection: str) -> int:
 def _writer_lock(spec: str) -> Iterator[None]:
     """One writer per Milvus Lite file (a lock file beside it); a server takes one writer by
     convention (Milvus has no lock to take)."""
-    if spec.startswith("milvus://") or not spec.startswith("milvus:"):
+    if not is_lite(spec):
         yield
         return
-    path = client_uri(spec) + ".lock"
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    handle = open(path, "a+")
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise QAError(f"another qa process is updating the index at {spec}; wait for it to finish") from None
+    path = Path(client_uri(spec) + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(path, spec):
         yield
-    finally:
-        handle.close()
