@@ -40,7 +40,9 @@ def test_kill_during_index_keeps_previous_index(tmp_path):
     before = json.loads(run_cli(*question).stdout)
 
     write_articles(corpus, 60, "railway")  # a big update to kill part-way
-    killed = 0
+    current = (index / "CURRENT").read_text()
+    before_switch = 0
+    after_switch = []  # answers read after a kill that came once the new index was switched in
     for delay in (0.5, 1.5, 3.0):
         process = subprocess.Popen(
             [sys.executable, str(REPO / "cli.py"), "index", str(corpus), "--index", str(index)],
@@ -50,13 +52,21 @@ def test_kill_during_index_keeps_previous_index(tmp_path):
         process.send_signal(signal.SIGKILL)
         process.wait()
         after = json.loads(run_cli(*question).stdout)
+        if (index / "CURRENT").read_text() != current:  # killed during cleanup, or it finished
+            after_switch.append(after)
+            break
         if process.returncode == -signal.SIGKILL:
-            killed += 1
+            before_switch += 1
             assert after == before, f"answer changed after a kill at {delay}s"
-    assert killed >= 2
+    assert before_switch >= 1
     finished = run_cli("index", str(corpus), "--index", str(index))
     assert finished.returncode == 0, finished.stderr
-    assert "indexed 63 articles" in finished.stdout
+    complete = json.loads(run_cli(*question).stdout)
+    assert complete != before  # the railway articles now answer too
+    for after in after_switch:  # a switched-in index is the whole update, never part of it
+        assert after == complete
+    if not after_switch:
+        assert "indexed 63 articles" in finished.stdout
     leftovers = [p.name for p in index.iterdir() if p.name.endswith(".partial")]
     assert leftovers == []
     generations = [p.name for p in index.iterdir() if p.name.startswith("gen-")]
