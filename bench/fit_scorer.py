@@ -332,19 +332,23 @@ def sweep_depths(index: Index, gold, scorer: SentenceScorer) -> None:
 
 
 def sweep_quotes(index: Index, gold, scorer: SentenceScorer) -> None:
-    """How many quotes one article may give, and when a neighbour joins a quote: answers in the
-    fit weeks' quotes for each setting (AnswerSettings' defaults come from this table)."""
-    print("\n| quotes per article | neighbour joins at | answer in top-1 | top-5 | hit@5 | MRR@10 "
-          "| words per quote |", file=sys.stderr)
-    print("| --- | --- | --- | --- | --- | --- | --- |", file=sys.stderr)
+    """How many quotes one article may give, how much its later quotes weigh against other
+    articles' quotes, and when a neighbour joins a quote: answers in the fit weeks' quotes for
+    each setting (AnswerSettings' defaults come from this table)."""
+    print("\n| quotes per article | later quote weight | neighbour joins at | answer in top-1 | top-5 "
+          "| hit@5 | MRR@10 | words per quote |", file=sys.stderr)
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |", file=sys.stderr)
     for per_article in (1, 2, 3):
-        for ratio in (0.5, 0.7, 0.9, 1.01):
-            settings = AnswerSettings(scorer=scorer, quotes_per_article=per_article, context_ratio=ratio)
-            report = evaluate(index, gold, k=10, settings=settings)
-            m = report.metrics
-            words = np.mean([len(q.text.split()) for r in report.results for q in r.answer.quotes[:5]])
-            print(f"| {per_article} | {ratio} | {m['answer_in_quotes@1']} | {m['answer_in_quotes@5']} "
-                  f"| {m['hit@5']} | {m['mrr@10']} | {words:.1f} |", file=sys.stderr)
+        for later in ((1.0,) if per_article == 1 else (1.0, 0.6, 0.4, 0.2)):
+            for ratio in (0.5, 0.9):
+                settings = AnswerSettings(scorer=scorer, quotes_per_article=per_article,
+                                          later_quote_weight=later, context_ratio=ratio)
+                report = evaluate(index, gold, k=10, settings=settings)
+                m = report.metrics
+                words = np.mean([len(q.text.split()) for r in report.results for q in r.answer.quotes[:5]])
+                print(f"| {per_article} | {later} | {ratio} | {m['answer_in_quotes@1']} "
+                      f"| {m['answer_in_quotes@5']} | {m['hit@5']} | {m['mrr@10']} | {words:.1f} |",
+                      file=sys.stderr)
 
 
 def selection_top1(index: Index, gold, settings: AnswerSettings) -> float:

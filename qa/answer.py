@@ -5,6 +5,7 @@ is marked inside each, and the bot declines when no sentence is close enough to 
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from datetime import date
 from typing import Sequence
@@ -32,6 +33,12 @@ class AnswerSettings:
     # found one more answer in the top 5 than 2 but pushes the other articles further down.
     quotes_per_article: int = 2
     context_ratio: float = 0.5
+    # An article's next quote competes with other articles' quotes at this share of its score per
+    # quote it already has: a second sentence of the best article comes first only when it is
+    # well ahead. From the same sweep: 0.4 keeps the fit weeks' answers in the top 5 and finds
+    # one more source article there than 1.0 (hit@5 0.872 -> 0.894, MRR@10 0.748 -> 0.754); 0.2
+    # does the same (MRR 0.0005 higher) while holding back more second quotes.
+    later_quote_weight: float = 0.4
     scorer: SentenceScorer | None = None  # None: the fitted scorer that ships with qa
     reranker: str = PACKAGED  # the cross-encoder: "default" (packaged), "none", or a model name
     # The scorer's best sentences that the cross-encoder reads: its cost grows with them, and
@@ -219,20 +226,27 @@ def final_scores(
 
 def choose_quotes(index: Index, scored: ScoredQuestion, k: int, settings: AnswerSettings) -> list[Quote]:
     """The best sentences as quotes, best first: at most ``quotes_per_article`` from one article
-    and none touching another quote; page furniture only when no prose sentence is left."""
+    (each after the first weighed down by ``later_quote_weight``) and none touching another
+    quote; page furniture only when no prose sentence is left."""
     candidates, scores = scored.candidates, scored.scores
     prose = _prose(candidates)
     pool = prose or list(range(len(candidates)))
-    order = sorted(pool, key=lambda i: -float(scores[i]))
     holds_kind = scored.features[:, FEATURES.index("has_exact_kind")] if len(candidates) else scores
     used: dict[int, list[tuple[int, int]]] = {}  # hit rank -> candidate index spans quoted
     quotes: list[Quote] = []
-    for i in order:
-        if len(quotes) == k:
-            break
+    # Best first by score x later_quote_weight ** (quotes its article has): an entry made when
+    # its article had fewer quotes is put back with its lower weight before it competes.
+    queue = [(-float(scores[i]), i, 0) for i in pool]
+    heapq.heapify(queue)
+    while queue and len(quotes) < k:
+        _, i, quoted_then = heapq.heappop(queue)
         hit = candidates[i].hit_rank
         taken = used.setdefault(hit, [])
         if len(taken) >= settings.quotes_per_article:
+            continue
+        if len(taken) != quoted_then:
+            weight = settings.later_quote_weight ** len(taken)
+            heapq.heappush(queue, (-float(scores[i]) * weight, i, len(taken)))
             continue
         first, last = _window(candidates, scores, holds_kind, i, settings.context_ratio, set(prose))
         if any(first - 1 <= other_last and other_first - 1 <= last for other_first, other_last in taken):

@@ -106,7 +106,8 @@ class IndexHolder:
     """The index at a directory, kept open; ``current()`` re-opens it when ``qa index`` has
     switched CURRENT to a new generation, and keeps the open one when the new one cannot open.
 
-    (When qa/index.py offers ``Index.refreshed()``, ``current()`` becomes a call to it.)
+    Not ``Index.refreshed()`` (what the chat uses): that closes the open index, which requests
+    still in flight may be reading, and it neither warms the new one nor keeps the old on failure.
     """
 
     def __init__(self, index_dir: str | Path, encoder: Encoder | None = None) -> None:

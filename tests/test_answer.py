@@ -75,6 +75,28 @@ def test_an_article_gives_at_most_two_quotes_and_they_never_touch(demo_index):
             assert gap.strip(), "two quotes of one article are adjacent sentences"
 
 
+@pytest.mark.parametrize("later_quote_weight", [0.4, 1.0, 0.0])
+def test_an_articles_later_quotes_compete_at_their_weighed_down_score(demo_index, later_quote_weight):
+    from qa.answer import AnswerSettings
+
+    settings = AnswerSettings(later_quote_weight=later_quote_weight)
+    answer = ask(demo_index, "Russian air strikes in Syria", k=8, settings=settings)
+    assert len(answer.quotes) == 8
+    earlier: dict[str, int] = {}
+    weighed = []
+    for quote in answer.quotes:
+        weighed.append(quote.score * later_quote_weight ** earlier.get(quote.article.id, 0))
+        earlier[quote.article.id] = earlier.get(quote.article.id, 0) + 1
+    assert all(a >= b - 1e-4 for a, b in zip(weighed, weighed[1:])), weighed
+    if later_quote_weight == 0.0:  # every article's first quote before any second one
+        firsts = [q.article.id not in {p.article.id for p in answer.quotes[:n]}
+                  for n, q in enumerate(answer.quotes)]
+        assert firsts == sorted(firsts, reverse=True)
+    if later_quote_weight == 1.0:  # plain best-first order
+        scores = [q.score for q in answer.quotes]
+        assert scores == sorted(scores, reverse=True)
+
+
 def quote_gap(first, second) -> str:
     """The article text between two quotes of one article."""
     low, high = sorted((first, second), key=lambda q: q.start)
