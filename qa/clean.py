@@ -188,6 +188,7 @@ _FRONT_MATTER_FIELDS = {
 }
 _HEADER_LINES = 5  # how many leading text lines may hold a date or a byline
 _TAIL_FRACTION = 0.5
+_SECTION_TEXT = 60  # characters: a shorter line under a link-list heading is part of the list
 _WIDESPREAD = 5  # a paragraph in this many independent articles is boilerplate wherever it sits
 _SHORT_PARAGRAPH = 80  # characters; a paragraph this short in 3 independent articles is boilerplate
 
@@ -236,7 +237,9 @@ def clean_text(raw: str, *, first_line: int = 1) -> CleanText:
     date = parse_date(meta["date"]) if "date" in meta else None
     url, source = meta.get("url"), meta.get("source")
     heading_title: str | None = None
-    section: str | None = None  # "heading": drop until the next heading; "list": drop list items
+    # A link-list section (Source, Related, See also) drops its blank, list and link lines; under
+    # a heading ("heading") it also drops short lines, and a line of text ends either kind.
+    section: str | None = None
     in_source = False
     items: list[tuple[int, str, bool]] = []  # (line number, text or "" for a break, is an appeal)
     for index in range(start, len(lines)):
@@ -255,7 +258,8 @@ def clean_text(raw: str, *, first_line: int = 1) -> CleanText:
             if len(heading[1]) == 1 and heading_title is None and body:
                 heading_title = body
             text = body
-        elif section == "heading" or (section == "list" and (not line or _LIST_ITEM.match(line))):
+        elif section and (not line or _LIST_ITEM.match(line) or (
+                section == "heading" and (_LINK.search(line) or len(line) < _SECTION_TEXT))):
             link = _LINK.search(line) if in_source and url is None else None
             if link and link[2].strip():
                 url = link[2].split()[0]

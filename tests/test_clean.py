@@ -107,6 +107,20 @@ def test_plain_related_list_is_dropped_until_text_resumes() -> None:
     assert clean_text(raw).text == "Story text.\n\nThe story goes on."
 
 
+def test_text_after_a_related_heading_list_is_kept() -> None:
+    raw = (
+        "Story text.\n\n### Related:\n\n1. [Another story](/news/x.md)\n2. [Third](/y.md)\n"
+        "[A linked teaser line](/z.md) with words\n\n"
+        "The Kremlin said talks on the ceasefire would start in Geneva next week.\n\n"
+        "### Source:\n\n1. [AFP](http://afp.example/story.html)\n"
+    )
+    cleaned = clean_text(raw)
+    assert cleaned.text == (
+        "Story text.\n\nThe Kremlin said talks on the ceasefire would start in Geneva next week."
+    )
+    assert cleaned.url == "http://afp.example/story.html"
+
+
 def test_appeal_in_second_half_cuts_the_tail() -> None:
     body = "\n\n".join(f"News sentence number {n} about the harbour." for n in range(6))
     raw = body + "\n\nDear readers,\n\nWe need your money.\n\nThanks."
