@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from qa.candidates import Candidate, gather_candidates
-from qa.entities import QUOTE, matches_kind
+from qa.entities import NAME, QUOTE, matches_kind
 from qa.features import FEATURES, QuestionTerms, feature_rows, new_mentions, question_anchors, question_terms
 from qa.index import Index
 from qa.models import Answer, Quote
@@ -314,12 +314,19 @@ def answer_span(
     kind = terms.kind
     if kind is None:
         return None
-    mentions = []  # (start, end, exact kind) in article offsets
+    # (start, end, rank) in article offsets; rank 0: of the exact kind, 1: a name that may be
+    # of it, 2: one untyped capitalised word opening its sentence ("Under the law, ...", most
+    # often not a name at all)
+    mentions = []
     anchors = []
     for candidate in window:
         offset = candidate.sentence.start
-        mentions += [(offset + m.start, offset + m.end, m.kind == kind)
-                     for m in new_mentions(candidate, terms) if matches_kind(m, kind)]
+        for m in new_mentions(candidate, terms):
+            if not matches_kind(m, kind):
+                continue
+            opening = m.start == 0 and m.kind == NAME and " " not in candidate.text[m.start : m.end]
+            mentions.append((offset + m.start, offset + m.end,
+                             2 if opening else 0 if m.kind == kind else 1))
         if candidate is best:
             anchors = [offset + a for a in question_anchors(candidate, set(terms.weights))]
     if not mentions:
@@ -328,10 +335,10 @@ def answer_span(
         start, end, _ = max(mentions, key=lambda m: m[1] - m[0])
         return start, end
 
-    def distance(mention: tuple[int, int, bool]) -> tuple[int, float, int]:
+    def distance(mention: tuple[int, int, int]) -> tuple[int, float, int]:
         middle = (mention[0] + mention[1]) / 2
         near = min((abs(middle - a) for a in anchors), default=0.0)
-        return (0 if mention[2] else 1, near, mention[0])
+        return (mention[2], near, mention[0])
 
     start, end, _ = min(mentions, key=distance)
     return start, end

@@ -257,3 +257,23 @@ def test_quotes_slice_text_with_combining_marks_and_emoji_exactly(tmp_path, enco
         payload = quote_as_dict(quote)
         assert article.text[payload["start"] : payload["end"]] == payload["text"]
     index.close()
+
+
+def test_a_capitalised_word_opening_a_sentence_is_the_answer_span_only_when_nothing_else_is(
+    tmp_path, encoder
+):
+    import json
+
+    from qa.index import Index
+    from qa.writer import build_index
+
+    text = ("Limited tours of the White House resumed this spring after two years without visitors. "
+            "Guides said the tours were booked out within an hour of the announcement.")
+    (tmp_path / "a.jsonl").write_text(json.dumps({"id": "tours", "text": text}) + "\n")
+    build_index([tmp_path / "a.jsonl"], tmp_path / "idx", encoder=encoder)
+    index = Index.open(tmp_path / "idx")
+    index.use_encoder(encoder)
+    quote = ask(index, "Which landmark reopened to visitors this spring?", k=1).quotes[0]
+    assert quote.text.startswith("Limited tours")
+    assert quote.article.text[quote.answer_start : quote.answer_end] == "White House"
+    index.close()
