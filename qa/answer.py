@@ -231,6 +231,7 @@ def choose_quotes(index: Index, scored: ScoredQuestion, k: int, settings: Answer
     candidates, scores = scored.candidates, scored.scores
     prose = _prose(candidates)
     pool = prose or list(range(len(candidates)))
+    in_prose = set(prose)
     holds_kind = scored.features[:, FEATURES.index("has_exact_kind")] if len(candidates) else scores
     used: dict[int, list[tuple[int, int]]] = {}  # hit rank -> candidate index spans quoted
     quotes: list[Quote] = []
@@ -248,7 +249,7 @@ def choose_quotes(index: Index, scored: ScoredQuestion, k: int, settings: Answer
             weight = settings.later_quote_weight ** len(taken)
             heapq.heappush(queue, (-float(scores[i]) * weight, i, len(taken)))
             continue
-        first, last = _window(candidates, scores, holds_kind, i, settings.context_ratio, set(prose))
+        first, last = _window(candidates, scores, holds_kind, i, settings.context_ratio, in_prose)
         if any(first - 1 <= other_last and other_first - 1 <= last for other_first, other_last in taken):
             continue  # touches a quote of this article already chosen
         taken.append((first, last))
