@@ -41,6 +41,9 @@ TEXT_PART = 16_000  # characters per stored text part: at most 64,000 UTF-8 byte
 VARCHAR = 65_535
 QUERY_BATCH = 1_000  # ids per ``get``/``in`` query
 FORMAT_VERSION = 1  # of the Milvus layout (the manifest row says it)
+# Seconds to wait for a Milvus Lite file's local server to take connections. pymilvus waits 10 s,
+# which a loaded 2-core machine has overrun (CI, while Ray was shutting down); a server keeps 10 s.
+LITE_CONNECT_TIMEOUT = 60.0
 
 
 def is_milvus(spec: str | Path) -> bool:
@@ -78,7 +81,8 @@ def connect(spec: str) -> Any:
             raise QAError("Milvus support is not installed: pip install 'qa-news[milvus]'") from None
         logging.getLogger("pymilvus").setLevel(logging.CRITICAL)  # failures reach the user as QAErrors
         try:
-            return MilvusClient(uri=uri, token=os.environ.get("QA_MILVUS_TOKEN", ""))
+            return MilvusClient(uri=uri, token=os.environ.get("QA_MILVUS_TOKEN", ""),
+                                timeout=LITE_CONNECT_TIMEOUT if is_lite(spec) else None)
         except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds: one line for each
             raise QAError(f"cannot reach Milvus at {spec}: {_first_line(exc)}") from None
 
