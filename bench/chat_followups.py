@@ -5,8 +5,10 @@ before it (the previous question's subject words in brackets), and asked alone?
     python bench/chat_followups.py [--split dev|test|all] [--data ../shared/data/realtimeqa-dev]
                                    [--index bench/.cache/dev-index] [--misses]
 
-Each conversation is asked as of its date, like a reader chatting that week. Builds the dev
-index on first use (as bench/quality.py does). Design rules on dev; report test.
+Each conversation is asked as of its date, like a reader chatting that week; a resolved
+follow-up favours the article of the previous answer, as in the chat. Builds the dev index on
+first use (as bench/quality.py does). Design rules on dev (conversations of the weeks up to
+2022-07-14); report test (the later weeks).
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ def run(index: Index, conversations: list[dict], misses: bool) -> dict[str, floa
             resolution = resolve_follow_up(question, history)
             resolved = resolution.searched
             old, subject = previous_rule(question, subject)
-            answer = ask(index, resolved, k=K, as_of=day)
+            answer = ask(index, resolved, k=K, as_of=day, context=resolution.context)
             history.append(Turn(question, resolved, replace(answer, question=question),
                                 resolution.referent))
             if number == 0:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 from datetime import date
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
-from qa.candidates import Candidate, gather_candidates
-from qa.entities import NAME, QUOTE, matches_kind
+from qa.candidates import Candidate, gather_candidates, name_head
+from qa.entities import NAME, QUOTE, dateline_end, matches_kind
 from qa.features import FEATURES, QuestionTerms, feature_rows, new_mentions, question_anchors, question_terms
 from qa.index import Index
 from qa.models import Answer, Quote
@@ -70,10 +70,13 @@ def ask(
     as_of: date | None = None,
     filters: Filters = Filters(),
     settings: AnswerSettings = AnswerSettings(),
+    context: Iterable[str] = (),
 ) -> Answer:
-    """Answer one question with up to ``k`` quotes."""
+    """Answer one question with up to ``k`` quotes; ``context`` names the articles a follow-up
+    is about (the previous answer's), which are favoured."""
     return answer_questions(
-        index, [question], k=k, as_of=[as_of], filters=filters, settings=settings
+        index, [question], k=k, as_of=[as_of], filters=filters, settings=settings,
+        context=[frozenset(context)],
     )[0]
 
 
@@ -85,17 +88,19 @@ def answer_questions(
     as_of: Sequence[date | None] | None = None,
     filters: Filters = Filters(),
     settings: AnswerSettings = AnswerSettings(),
+    context: Sequence[frozenset[str]] | None = None,
 ) -> list[Answer]:
     """Answer many questions at once: one encode call and one search per batch.
 
     ``as_of`` gives, per question, the day it is asked: later articles are left out and recent
-    ones favoured; relative words ("this week") count back from it.
+    ones favoured; relative words ("this week") count back from it. ``context`` gives, per
+    question, the articles it follows up on: they are favoured.
     """
     questions = [q.strip() for q in questions]
     scorer = settings.scorer or packaged_scorer()
     answers = []
     for question, scored in zip(questions, score_questions(
-        index, questions, k=k, as_of=as_of, filters=filters, settings=settings
+        index, questions, k=k, as_of=as_of, filters=filters, settings=settings, context=context
     )):
         quotes = choose_quotes(index, scored, k, settings)
         answered = bool(quotes) and scorer.answers(scored.best_cosine, scored.best_probability)
@@ -112,15 +117,16 @@ def score_questions(
     as_of: Sequence[date | None] | None = None,
     filters: Filters = Filters(),
     settings: AnswerSettings = AnswerSettings(),
+    context: Sequence[frozenset[str]] | None = None,
 ) -> list[ScoredQuestion]:
     """Retrieve articles for each question and score every sentence of them."""
     if not questions:
         return []
     scorer = settings.scorer or packaged_scorer()
     days = list(as_of) if as_of is not None else [None] * len(questions)
-    queries = [
-        understand(index, q, d, filters, settings.retrieval) for q, d in zip(questions, days)
-    ]
+    contexts = list(context) if context is not None else [frozenset()] * len(questions)
+    queries = [understand(index, q, d, filters, settings.retrieval, c)
+               for q, d, c in zip(questions, days, contexts)]
     question_vectors = index.encoder.encode(list(questions))
     hits = retrieve(
         index, queries, k=max(k, settings.candidate_articles), settings=settings.retrieval,
@@ -306,6 +312,12 @@ def _quote(index: Index, scored: ScoredQuestion, rank: int, best: int, first: in
     )
 
 
+def _plural_of_asked(name: str, asked: frozenset[str]) -> bool:
+    """Whether a name is one the question names, in the plural ("Stanley Cups" for "Stanley Cup")."""
+    named = [w.lower() for w in name.split()]
+    return named[-1].endswith("s") and {*named[:-1], named[-1][:-1]} <= asked
+
+
 def answer_span(
     window: Sequence[Candidate], best: Candidate, terms: QuestionTerms
 ) -> tuple[int, int] | None:
@@ -315,19 +327,27 @@ def answer_span(
     kind = terms.kind
     if kind is None:
         return None
-    # (start, end, rank) in article offsets; rank 0: of the exact kind, 1: a name that may be
-    # of it, 2: one untyped capitalised word opening its sentence ("Under the law, ...", most
-    # often not a name at all)
+    # (start, end, rank) in article offsets; rank 0: of the exact kind (or an untyped name the
+    # article types as it elsewhere: "Gronkowski said"), 1: a name that may be of it, 2: a name
+    # the article types as another kind, or one untyped capitalised word opening its sentence
+    # ("Under the law, ...", most often not a name at all)
     mentions = []
     anchors = []
     for candidate in window:
         offset = candidate.sentence.start
+        text = candidate.text
+        typed_by_article = candidate.sentences.name_kinds
+        dateline = dateline_end(text)
         for m in new_mentions(candidate, terms):
-            if not matches_kind(m, kind):
+            if (not matches_kind(m, kind) or m.start < dateline
+                    or _plural_of_asked(text[m.start : m.end], terms.words)):
                 continue
-            opening = m.start == 0 and m.kind == NAME and " " not in candidate.text[m.start : m.end]
-            mentions.append((offset + m.start, offset + m.end,
-                             2 if opening else 0 if m.kind == kind else 1))
+            found = m.kind
+            if found == NAME:
+                found = typed_by_article.get(name_head(text[m.start : m.end]), NAME)
+            opening = m.start == 0 and found == NAME and " " not in text[m.start : m.end]
+            rank = 2 if opening else 0 if found == kind else 1 if NAME in (found, kind) else 2
+            mentions.append((offset + m.start, offset + m.end, rank))
         if candidate is best:
             anchors = [offset + a for a in question_anchors(candidate, set(terms.weights))]
     if not mentions:

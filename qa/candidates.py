@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from qa.analysis import HEADING, PROSE, SHAPE_FEATURES, SentenceAnalysis, analyse, from_json, furniture_kind
-from qa.entities import Mention
+from qa.entities import NAME, ORGANISATION, PERSON, PLACE, Mention, reads_as_a_person
 from qa.models import Article, Sentence
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from qa.retrieve import ArticleHit
 
 __all__ = ["SHAPE_FEATURES", "ArticleSentences", "Candidate", "furniture_kind", "gather_candidates",
-           "sentences_of"]
+           "name_head", "sentences_of"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,37 @@ class ArticleSentences:
     bigrams: tuple[frozenset[tuple[str, str]], ...]
     mention_words: tuple[tuple[frozenset[str], ...], ...]  # the words of each mention
     shape: np.ndarray  # per sentence: SHAPE_FEATURES, which do not depend on the question
+
+    @cached_property
+    def name_kinds(self) -> dict[str, str]:
+        """The kind (person, organisation, place) the article gives each name's last word, where
+        its typed mentions agree on one: "Gronkowski said" types "Rob Gronkowski" elsewhere."""
+        text = self.article.text
+        seen: dict[str, set[str]] = {}
+        untyped: list[tuple[str, int]] = []  # (head, end) of the names no pattern typed
+        shaped: set[str] = set()  # heads of untyped names shaped like a person's: "Rob Gronkowski"
+        for sentence, mentions in zip(self.sentences, self.mentions):
+            for m in mentions:
+                value = text[sentence.start + m.start : sentence.start + m.end]
+                if m.kind in (PERSON, ORGANISATION, PLACE):
+                    seen.setdefault(name_head(value), set()).add(m.kind)
+                elif m.kind == NAME:
+                    untyped.append((name_head(value), sentence.start + m.end))
+                    words = value.split()
+                    if 2 <= len(words) <= 4 and all(w[:1].isupper() for w in words):
+                        shaped.add(name_head(value))
+        # "Gronkowski, 33, wrote": a person-shaped name is a person where one of its mentions
+        # reads as one, though no single mention was typed.
+        for head, end in untyped:
+            if head in shaped and reads_as_a_person(text, end):
+                seen.setdefault(head, set()).add(PERSON)
+        return {head: next(iter(kinds)) for head, kinds in seen.items() if len(kinds) == 1}
+
+
+def name_head(name: str) -> str:
+    """The last word of a name without its possessive ("Rob Gronkowski’s" -> "Gronkowski")."""
+    words = name.split()
+    return words[-1].removesuffix("’s").removesuffix("'s") if words else ""
 
 
 @dataclass(frozen=True)

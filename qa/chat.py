@@ -40,6 +40,7 @@ class Turn:
     answer: Answer
     shown: int
     referent: str | None = None  # what a pronoun of the question was resolved to
+    context: tuple[str, ...] = ()  # the articles it followed up on (favoured by /more too)
 
 
 @dataclass
@@ -83,17 +84,17 @@ class ChatSession:
         self.index = self.index.refreshed()  # an update since the last question is seen now
         resolved = resolve_follow_up(question, self.turns)
         answer = ask(self.index, resolved.searched, k=self.k, as_of=self.as_of,
-                     filters=self.filters, settings=self.settings)
+                     filters=self.filters, settings=self.settings, context=resolved.context)
         answer = replace(answer, question=question)
         self.turns.append(Turn(question, resolved.searched, answer, len(answer.quotes),
-                               resolved.referent))
+                               resolved.referent, resolved.context))
         return Reply(answer=answer, understood_as=resolved.searched if resolved.expanded else None)
 
     def _more(self) -> Reply:
         turn = self._last_turn()
         self.index = self.index.refreshed()
         wider = ask(self.index, turn.understood_as, k=turn.shown + self.k, as_of=self.as_of,
-                    filters=self.filters, settings=self.settings)
+                    filters=self.filters, settings=self.settings, context=turn.context)
         if len(wider.quotes) <= turn.shown:
             return Reply(text="No more quotes for that question.")
         first = turn.shown + 1

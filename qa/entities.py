@@ -218,6 +218,27 @@ def _name_kind(text: str, start: int, end: int) -> str:
     return NAME
 
 
+_OUTLETS = r"CNN|CNN Business|CNN Sport|AP|Reuters|AFP"
+_LEADING_DATELINE = re.compile(
+    rf"^(?:[A-Z][\w.'’-]*(?:,?\s[A-Z][\w.'’-]*){{0,3}}\s)?\((?:{_OUTLETS})\)\s*[—–-]*\s*|"
+    rf"^(?:[A-Z][\w.'’-]*\s){{0,3}}(?:{_OUTLETS})\s*[—–-]+\s*|"
+    r"^[A-Z][A-Z.'’-]+(?:\s[A-Z][A-Z.'’-]+){0,3}(?:,\s[A-Z][\w.]*(?:\s[A-Z][\w.]*)?)?\s*[—–]\s*"
+)
+
+
+def dateline_end(sentence: str) -> int:
+    """Where a dateline opening a sentence ends ("Tokyo (CNN) ", "YOSEMITE NATIONAL PARK, Calif.
+    — "), or 0: the place and outlet it names are not what the sentence says."""
+    match = _LEADING_DATELINE.match(sentence)
+    return match.end() if match else 0
+
+
+def reads_as_a_person(text: str, end: int) -> bool:
+    """Whether the words after ``text[:end]`` are what follows a person's name ("…, 33,",
+    "… said", "…, a spokesman")."""
+    return _PERSON_AFTER.match(text[end : end + 60]) is not None
+
+
 def matches_kind(mention: Mention, wanted: str | None) -> bool:
     """Whether a mention is of the asked kind (a name of unknown type counts for every named
     kind, and every named kind counts for ``name``)."""

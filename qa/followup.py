@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from qa.entities import (NAME, NAMED, ORGANISATION, PERSON, PLACE, _places, asked_kind,
-                         find_mentions, is_person_noun)
+                         dateline_end, find_mentions, is_person_noun, reads_as_a_person)
+from qa.candidates import name_head
 from qa.models import Answer
 
 _PERSON_PRONOUNS = {"he", "she", "him", "her", "his", "hers", "himself", "herself"}
@@ -58,6 +59,7 @@ class ResolvedQuestion:
     searched: str
     referent: str | None = None  # the entity a pronoun was resolved to
     added_terms: tuple[str, ...] = ()  # topic words carried from earlier turns
+    context: tuple[str, ...] = ()  # ids of the articles it follows up on (the previous answer's)
 
     @property
     def expanded(self) -> bool:
@@ -88,7 +90,7 @@ def resolve_follow_up(question: str, previous_turns: Sequence[PastTurn]) -> Reso
         kept = _REFERENT_TOPIC_TERMS if referent else _TOPIC_TERMS
         extra = ([referent] if referent else []) + extra[:kept]
         searched = f"{question} ({' '.join(extra)})" if extra else question
-        return ResolvedQuestion(question, searched, referent, tuple(extra))
+        return ResolvedQuestion(question, searched, referent, tuple(extra), _context(last))
     # Elliptical: "And eggs?", "Where?", "What about flour?" take the frame of the last
     # question that was not itself elliptical.
     rest = _ELLIPSIS_START.sub("", question).rstrip("?").strip()
@@ -98,11 +100,17 @@ def resolve_follow_up(question: str, previous_turns: Sequence[PastTurn]) -> Reso
                   if not _is_elliptical(t.question)), last.understood_as)
     if rest.lower() in _QUESTION_WORDS:
         searched = re.sub(r"^\s*\w+", rest.capitalize(), frame, count=1)
-        return ResolvedQuestion(question, searched, None, tuple(topic))
+        return ResolvedQuestion(question, searched, None, tuple(topic), _context(last))
     # "And eggs?": the question as asked, the frame's topic words in brackets (as for pronouns).
     frame_terms = _topic_terms(frame, exclude=set(tokens))[:_TOPIC_TERMS]
     return ResolvedQuestion(question, f"{question} ({' '.join(frame_terms)})", None,
-                            tuple(frame_terms))
+                            tuple(frame_terms), _context(last))
+
+
+def _context(turn: PastTurn) -> tuple[str, ...]:
+    """The articles a follow-up to ``turn`` is about: its top quote's (the articles of its first
+    three quotes did worse on the dev conversations of bench/chat_followups.py)."""
+    return tuple(q.article.id for q in turn.answer.quotes[:1])
 
 
 def _bare(word: str) -> str:
@@ -121,6 +129,8 @@ def _is_elliptical(question: str) -> bool:
 _TOPIC_TERMS = 12
 # Fewer after a named referent, which carries the subject itself: same bench, dev conversations
 # (0 words: 0.891, 4: 0.891, 8: 0.855, 12: 0.855); 4 keeps some topic where the referent is wrong.
+# With the 24 dev conversations added later (61 in all, 91 follow-ups): 0 words 0.813, 2: 0.813,
+# 4: 0.835.
 _REFERENT_TOPIC_TERMS = 4
 
 
@@ -150,6 +160,10 @@ def _role(pronoun: str) -> str:
 _ASKED_ANSWER = 3.0  # the previous answer's span, typed as the previous question asked
 _ANSWER = 1.5  # the previous answer's span otherwise
 _QUESTION = 2.0  # a name of the previous question (its subject, or the referent it was given)
+# The same, when that question asked for a name of the pronoun's kind: on the 61 dev conversations
+# (context boost 0.5, before the weekday and contraction rules) 2.0 (as _QUESTION) 0.813, 1.0
+# 0.824; on the first 37, 2.0, 1.0, 0.5 and 0 all gave 0.891.
+_QUESTION_ASKING = 1.0
 _TOP_QUOTE = 1.0  # a name of the previous answer's top quote
 _OTHER_QUOTE = 0.5  # a name of its second and third quotes
 _ARTICLE = 0.5  # times the log of how often the top quote's article repeats the name
@@ -194,8 +208,9 @@ def _candidates(role: str, pronoun: str, turn: PastTurn) -> list[_Candidate]:
     candidates: dict[str, _Candidate] = {}
 
     def add(name: str, kind: str, weight: float) -> None:
-        name = _bare(name.strip(" “”\"‘’.,"))
-        if not name or name.lower() in _FUNCTION_WORDS or is_person_noun(name) or _demonym(name):
+        name = _TRAILING_DAY.sub("", _bare(name.strip(" “”\"‘’.,")))  # "Instagram Thursday"
+        if (not name or name.lower() in _FUNCTION_WORDS or is_person_noun(name) or _demonym(name)
+                or _CONTRACTION.search(name)):
             return
         head = name.split()[-1]
         typed = kinds.get(head, kind)
@@ -216,12 +231,16 @@ def _candidates(role: str, pronoun: str, turn: PastTurn) -> list[_Candidate]:
         candidate.score += weight
 
     earlier_referent = getattr(turn, "referent", None)  # a chat turn keeps what it resolved to
-    for text in (turn.question, earlier_referent or ""):
+    asked = asked_kind(turn.question)
+    # When the previous question asked for a name the pronoun can stand for ("Which team won the
+    # Stanley Cup?" - "their coach"), the pronoun means its answer, not the names it asked with.
+    answer_fits = asked in _ROLE_KINDS[role][0]
+    for text, weight in ((turn.question, _QUESTION_ASKING if answer_fits else _QUESTION),
+                         (earlier_referent or "", _QUESTION)):
         for mention in find_mentions(text):
-            add(text[mention.start : mention.end], mention.kind, _QUESTION)
+            add(text[mention.start : mention.end], mention.kind, weight)
     if quotes and quotes[0].answer_start is not None and quotes[0].answer_end is not None:
         span = quotes[0].article.text[quotes[0].answer_start : quotes[0].answer_end]
-        asked = asked_kind(turn.question)
         for mention in find_mentions(span):
             head = span[mention.start : mention.end].split()[-1]
             typed = kinds.get(head, mention.kind)
@@ -229,19 +248,31 @@ def _candidates(role: str, pronoun: str, turn: PastTurn) -> list[_Candidate]:
             weight = _ASKED_ANSWER if as_asked else _ANSWER
             add(span[mention.start : mention.end], mention.kind, weight)
     for rank, quote in enumerate(quotes):
+        dateline = dateline_end(quote.text)  # "Tokyo (CNN)" names neither what nor who
         for mention in find_mentions(quote.text):
+            if mention.start < dateline:
+                continue
             name = _full_name(quote.text[mention.start : mention.end], quote.article.text)
             add(name, mention.kind, _TOP_QUOTE if rank == 0 else _OTHER_QUOTE)
     return sorted(candidates.values(), key=lambda c: (c.tier, -c.score))
 
 
+_TRAILING_DAY = re.compile(r"\s+(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)$")
+_CONTRACTION = re.compile(r"\w[’'](?:re|ll|ve|d|m|t)\b")  # "You're", "Don't": not names
+
+
 def _article_kinds(text: str) -> dict[str, str]:
     """The kind the article gives each name's last word, where its mentions agree on one."""
     seen: dict[str, set[str]] = {}
+    untyped: set[str] = set()
     for mention in find_mentions(text):
+        head = name_head(text[mention.start : mention.end])
         if mention.kind in (PERSON, ORGANISATION, PLACE):
-            head = text[mention.start : mention.end].split()[-1].removesuffix("’s")
-            seen.setdefault(head.removesuffix("'s"), set()).add(mention.kind)
+            seen.setdefault(head, set()).add(mention.kind)
+        elif mention.kind == NAME and reads_as_a_person(text, mention.end):
+            untyped.add(head)  # "Drake said", "Gronkowski, 33,": a person the patterns missed
+    for head in untyped - set(seen):
+        seen[head] = {PERSON}
     return {head: next(iter(kinds)) for head, kinds in seen.items() if len(kinds) == 1}
 
 

@@ -277,3 +277,76 @@ def test_a_capitalised_word_opening_a_sentence_is_the_answer_span_only_when_noth
     assert quote.text.startswith("Limited tours")
     assert quote.article.text[quote.answer_start : quote.answer_end] == "White House"
     index.close()
+
+
+def test_a_name_the_article_shows_is_a_person_is_the_span_for_a_who_question(tmp_path, encoder):
+    """"Gronkowski, 33, wrote" makes "Rob Gronkowski" a person, so he, not the team named nearer
+    the question's words, is the span for "What NFL star …" (real model)."""
+    import json
+
+    from qa.index import Index
+    from qa.writer import build_index
+
+    text = ("Four-time Super Bowl champion Rob Gronkowski, a tight end for the New England Patriots "
+            "and Tampa Bay Buccaneers, announced his retirement on Tuesday.\n\n"
+            "Gronkowski, 33, wrote on social media that he was grateful to his teammates.")
+    (tmp_path / "a.jsonl").write_text(json.dumps({"id": "gronk", "text": text}) + "\n")
+    build_index([tmp_path / "a.jsonl"], tmp_path / "idx", encoder=encoder)
+    index = Index.open(tmp_path / "idx")
+    index.use_encoder(encoder)
+    quote = ask(index, "What NFL star announced his retirement on Tuesday?", k=1).quotes[0]
+    assert quote.text.startswith("Four-time")
+    assert quote.article.text[quote.answer_start : quote.answer_end] == "Rob Gronkowski"
+    index.close()
+
+
+def test_context_favours_the_article_a_follow_up_is_about(tmp_path, encoder):
+    """Two mayors, each with an age: for "How old is the mayor?" retrieval ranks the article of the
+    conversation first (real model)."""
+    import json
+
+    from qa.index import Index
+    from qa.retrieve import retrieve, understand
+    from qa.writer import build_index
+
+    articles = [
+        {"id": "springfield", "text": "Springfield mayor John Smith opened the new bridge on Monday. "
+                                      "Smith, 52, said the bridge cost $3 million."},
+        {"id": "shelbyville", "text": "Shelbyville mayor Tom Jones closed the old market on Tuesday. "
+                                      "Jones, 61, said the market was unsafe."},
+    ]
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps(a) + "\n" for a in articles))
+    build_index([tmp_path / "a.jsonl"], tmp_path / "idx", encoder=encoder)
+    index = Index.open(tmp_path / "idx")
+    index.use_encoder(encoder)
+    mayors = {q.article.id for q in ask(index, "Which mayor spoke?", k=2).quotes}
+    assert len(mayors) == 2
+    for about in mayors:
+        query = understand(index, "How old is the mayor?", context=frozenset({about}))
+        assert query.context_boost > 0
+        assert retrieve(index, [query], k=2)[0][0].article_id == about
+    index.close()
+
+
+def test_a_dateline_or_a_plural_of_the_asked_name_is_not_the_span(tmp_path, encoder):
+    """"Tokyo (CNN)" names where the story was filed, and "Stanley Cups" what the question
+    asked with: neither is the answer (real model)."""
+    import json
+
+    from qa.index import Index
+    from qa.writer import build_index
+
+    articles = [
+        {"id": "abe", "text": "Tokyo (CNN) Shinzo Abe was shot on Friday while he spoke to voters in "
+                              "the western city of Nara."},
+        {"id": "cup", "text": "The Lightning won the last two Stanley Cups in 2020 and 2021."},
+    ]
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps(a) + "\n" for a in articles))
+    build_index([tmp_path / "a.jsonl"], tmp_path / "idx", encoder=encoder)
+    index = Index.open(tmp_path / "idx")
+    index.use_encoder(encoder)
+    for question, span in (("Where was Shinzo Abe shot?", "Nara"),
+                           ("Which team won the Stanley Cup?", "Lightning")):
+        quote = ask(index, question, k=1).quotes[0]
+        assert quote.article.text[quote.answer_start : quote.answer_end] == span, question
+    index.close()

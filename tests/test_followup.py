@@ -127,3 +127,26 @@ def test_and_x_keeps_the_question_with_the_frame_words():
     resolved = resolve_follow_up("And eggs?", [turn])
     assert resolved.searched.startswith("And eggs? (")
     assert {"consumer", "prices", "June"} <= set(resolved.added_terms)
+
+
+def test_their_is_the_team_the_question_asked_for_not_the_cup_it_asked_with():
+    text = "The Colorado Avalanche beat the Tampa Bay Lightning to win the Stanley Cup on Sunday."
+    turn = _turn("Which team won the 2022 Stanley Cup?", text, text, span="Colorado Avalanche")
+    assert resolve_follow_up("Who is their head coach?", [turn]).referent == "Colorado Avalanche"
+
+
+def test_a_weekday_or_a_contraction_is_no_referent():
+    text = "The Canadian rapper announced on Instagram Thursday the release of his seventh album."
+    turn = _turn("Which rapper released a new album this week?", text, text)
+    assert resolve_follow_up("Which city is he from?", [turn]).referent is None
+    text = "You're less likely to die within a decade if you can stand on one leg, the study found."
+    turn = _turn("What did the study find?", text, text)
+    assert resolve_follow_up("How many people took part in it?", [turn]).referent != "You're"
+
+
+def test_a_follow_up_is_about_the_article_of_the_previous_answer(demo_index):
+    session = ChatSession(demo_index, k=3)
+    first = session.handle("Who leads the Liwa Suqour al-Jabal rebel group?")
+    resolved = resolve_follow_up("What did he say about Bashar?", session.turns)
+    assert resolved.context == (first.answer.quotes[0].article.id,)
+    assert resolve_follow_up("Who is Putin?", session.turns).context == ()
