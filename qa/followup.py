@@ -210,7 +210,7 @@ def _candidates(role: str, pronoun: str, turn: PastTurn) -> list[_Candidate]:
     def add(name: str, kind: str, weight: float) -> None:
         name = _TRAILING_DAY.sub("", _bare(name.strip(" “”\"‘’.,")))  # "Instagram Thursday"
         if (not name or name.lower() in _FUNCTION_WORDS or is_person_noun(name) or _demonym(name)
-                or _CONTRACTION.search(name)):
+                or _CONTRACTION.search(name) or name in _TIME_ZONES):
             return
         head = name.split()[-1]
         typed = kinds.get(head, kind)
@@ -257,6 +257,8 @@ def _candidates(role: str, pronoun: str, turn: PastTurn) -> list[_Candidate]:
     return sorted(candidates.values(), key=lambda c: (c.tier, -c.score))
 
 
+_TIME_ZONES = {"ET", "EDT", "EST", "CT", "CDT", "CST", "MT", "MDT", "MST", "PT", "PDT", "PST",
+               "GMT", "UTC", "BST", "CET", "CEST"}
 _TRAILING_DAY = re.compile(r"\s+(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)$")
 _CONTRACTION = re.compile(r"\w[’'](?:re|ll|ve|d|m|t)\b")  # "You're", "Don't": not names
 

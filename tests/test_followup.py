@@ -135,13 +135,16 @@ def test_their_is_the_team_the_question_asked_for_not_the_cup_it_asked_with():
     assert resolve_follow_up("Who is their head coach?", [turn]).referent == "Colorado Avalanche"
 
 
-def test_a_weekday_or_a_contraction_is_no_referent():
+def test_a_weekday_a_contraction_or_a_time_zone_is_no_referent():
     text = "The Canadian rapper announced on Instagram Thursday the release of his seventh album."
     turn = _turn("Which rapper released a new album this week?", text, text)
     assert resolve_follow_up("Which city is he from?", [turn]).referent is None
     text = "You're less likely to die within a decade if you can stand on one leg, the study found."
     turn = _turn("What did the study find?", text, text)
     assert resolve_follow_up("How many people took part in it?", [turn]).referent != "You're"
+    text = "The strawberry moon will reach its peak at 7:52 a.m. EDT on Tuesday, NASA said."
+    turn = _turn("When will the strawberry moon reach its peak?", text, text, span="7:52 a.m.")
+    assert resolve_follow_up("How far from Earth is it?", [turn]).referent != "EDT"
 
 
 def test_a_follow_up_is_about_the_article_of_the_previous_answer(demo_index):
