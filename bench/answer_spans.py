@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from fit_scorer import FIT_UNTIL
+from fit_scorer import split_weeks
 from quality import ensure_index
 
 from qa.answer import answer_questions
@@ -36,8 +36,8 @@ def main() -> None:
     options = parser.parse_args()
     ensure_index(Path(options.data), Path(options.index), "auto")
     gold = load_gold(Path(options.data) / "questions.jsonl")
-    fit = {id(g) for g in gold if g.date and g.date <= FIT_UNTIL}
-    gold = [g for g in gold if options.split == "all" or (id(g) in fit) == (options.split == "fit")]
+    if options.split != "all":
+        gold = split_weeks(gold)[0 if options.split == "fit" else 1]
     answers = answer_questions(Index.open(options.index), [g.question for g in gold], k=5,
                                as_of=[g.date for g in gold])
     held = marked = right = 0

@@ -46,6 +46,13 @@ from qa.scorer import SCORER_FILE, SentenceScorer  # noqa: E402
 from qa.writer import build_index  # noqa: E402
 
 FIT_UNTIL = date(2022, 7, 14)  # realtimeqa-dev weeks asked up to this day are fitted on
+
+
+def split_weeks(gold: list) -> tuple[list, list]:
+    """realtimeqa-dev questions split by week: (asked up to ``FIT_UNTIL``: fitted on, the later
+    ones: reported). A question without a date is reported."""
+    fit = [g for g in gold if g.date and g.date <= FIT_UNTIL]
+    return fit, [g for g in gold if not (g.date and g.date <= FIT_UNTIL)]
 CACHE = REPO / "bench" / ".cache"
 NEUTRAL = SentenceScorer(np.zeros(len(FEATURES), np.float32), np.ones(len(FEATURES), np.float32),
                          np.zeros(len(FEATURES), np.float32), 0.0, 0.5)
@@ -396,8 +403,7 @@ def main() -> None:
         CACHE / "squadshifts-index",
     )
     news = load_gold(data / "realtimeqa-dev" / "questions.jsonl")
-    news_fit = [g for g in news if g.date and g.date <= FIT_UNTIL]
-    news_report = [g for g in news if not (g.date and g.date <= FIT_UNTIL)]
+    news_fit, news_report = split_weeks(news)
     squad_gold = [g for name in ("reddit", "amazon")
                   for g in load_gold(data / "squadshifts-train" / f"{name}-questions.jsonl")]
     squad_fit = [g for g in squad_gold if not validation_paragraph(g.sources[0])]

@@ -33,7 +33,7 @@ from qa.index import Index  # noqa: E402
 from qa.writer import build_index  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
-from fit_scorer import FIT_UNTIL  # noqa: E402
+from fit_scorer import FIT_UNTIL, split_weeks  # noqa: E402
 from qa.retrieve import fuse_rankings  # noqa: E402
 
 
@@ -105,7 +105,7 @@ def main() -> None:
     index = Index.open(options.index)
     gold = load_gold(data / "questions.jsonl")
     fit_until = FIT_UNTIL  # bench/fit_scorer.py fits on the weeks up to it: report the later ones
-    report_weeks = [g for g in gold if not (g.date and g.date <= fit_until)]
+    report_weeks = split_weeks(gold)[1]
     outside = load_gold(REPO / "bench/out_of_archive_report.jsonl")
     for label, questions in ((f"report weeks ({len(report_weeks)} questions, after {fit_until}: "
                               "not fitted on)", report_weeks),
