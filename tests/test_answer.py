@@ -231,23 +231,33 @@ def test_an_index_built_with_the_torch_backend_answers_and_keeps_its_backend(tmp
     assert Index.open(tmp_path / "idx").manifest["backend"] == "torch"
 
 
-def test_quotes_slice_text_with_combining_marks_and_emoji_exactly(tmp_path, encoder):
+def _real_index(tmp_path: Path, encoder, articles: dict[str, str]):
+    """An index of ``articles`` (id -> text) built and opened with ``encoder``."""
     import json
-    import unicodedata
 
     from qa.index import Index
-    from qa.render import quote_as_dict
     from qa.writer import build_index
+
+    lines = "".join(json.dumps({"id": key, "text": text}, ensure_ascii=False) + "\n"
+                    for key, text in articles.items())
+    (tmp_path / "a.jsonl").write_text(lines)
+    build_index([tmp_path / "a.jsonl"], tmp_path / "idx", encoder=encoder)
+    index = Index.open(tmp_path / "idx")
+    index.use_encoder(encoder)
+    return index
+
+
+def test_quotes_slice_text_with_combining_marks_and_emoji_exactly(tmp_path, encoder):
+    import unicodedata
+
+    from qa.render import quote_as_dict
 
     text = unicodedata.normalize("NFD", "Zoë Ångström of Malmö 🚢 opened the café. ") + (
         "👩‍👩‍👧 Families queued at the new ferry terminal in Malmö on Sunday. "
         "The harbour authority said 12,000 passengers crossed to Copenhagen on the first day 🎉. "
         "文化 The mayor thanked the builders."
     )
-    (tmp_path / "a.jsonl").write_text(json.dumps({"id": "ferry", "text": text}, ensure_ascii=False) + "\n")
-    build_index([tmp_path / "a.jsonl"], tmp_path / "idx", encoder=encoder)
-    index = Index.open(tmp_path / "idx")
-    index.use_encoder(encoder)
+    index = _real_index(tmp_path, encoder, {"ferry": text})
     for question, words in (("How many passengers crossed to Copenhagen on the first day?", "12,000"),
                             ("Who opened the café in Malmö?", unicodedata.normalize("NFD", "Zoë"))):
         answer = ask(index, question, k=1)
@@ -262,17 +272,9 @@ def test_quotes_slice_text_with_combining_marks_and_emoji_exactly(tmp_path, enco
 def test_a_capitalised_word_opening_a_sentence_is_the_answer_span_only_when_nothing_else_is(
     tmp_path, encoder
 ):
-    import json
-
-    from qa.index import Index
-    from qa.writer import build_index
-
     text = ("Limited tours of the White House resumed this spring after two years without visitors. "
             "Guides said the tours were booked out within an hour of the announcement.")
-    (tmp_path / "a.jsonl").write_text(json.dumps({"id": "tours", "text": text}) + "\n")
-    build_index([tmp_path / "a.jsonl"], tmp_path / "idx", encoder=encoder)
-    index = Index.open(tmp_path / "idx")
-    index.use_encoder(encoder)
+    index = _real_index(tmp_path, encoder, {"tours": text})
     quote = ask(index, "Which landmark reopened to visitors this spring?", k=1).quotes[0]
     assert quote.text.startswith("Limited tours")
     assert quote.article.text[quote.answer_start : quote.answer_end] == "White House"
@@ -282,18 +284,10 @@ def test_a_capitalised_word_opening_a_sentence_is_the_answer_span_only_when_noth
 def test_a_name_the_article_shows_is_a_person_is_the_span_for_a_who_question(tmp_path, encoder):
     """"Gronkowski, 33, wrote" makes "Rob Gronkowski" a person, so he, not the team named nearer
     the question's words, is the span for "What NFL star …" (real model)."""
-    import json
-
-    from qa.index import Index
-    from qa.writer import build_index
-
     text = ("Four-time Super Bowl champion Rob Gronkowski, a tight end for the New England Patriots "
             "and Tampa Bay Buccaneers, announced his retirement on Tuesday.\n\n"
             "Gronkowski, 33, wrote on social media that he was grateful to his teammates.")
-    (tmp_path / "a.jsonl").write_text(json.dumps({"id": "gronk", "text": text}) + "\n")
-    build_index([tmp_path / "a.jsonl"], tmp_path / "idx", encoder=encoder)
-    index = Index.open(tmp_path / "idx")
-    index.use_encoder(encoder)
+    index = _real_index(tmp_path, encoder, {"gronk": text})
     quote = ask(index, "What NFL star announced his retirement on Tuesday?", k=1).quotes[0]
     assert quote.text.startswith("Four-time")
     assert quote.article.text[quote.answer_start : quote.answer_end] == "Rob Gronkowski"
@@ -303,22 +297,15 @@ def test_a_name_the_article_shows_is_a_person_is_the_span_for_a_who_question(tmp
 def test_context_favours_the_article_a_follow_up_is_about(tmp_path, encoder):
     """Two mayors, each with an age: for "How old is the mayor?" retrieval ranks the article of the
     conversation first (real model)."""
-    import json
-
-    from qa.index import Index
     from qa.retrieve import retrieve, understand
-    from qa.writer import build_index
 
-    articles = [
-        {"id": "springfield", "text": "Springfield mayor John Smith opened the new bridge on Monday. "
-                                      "Smith, 52, said the bridge cost $3 million."},
-        {"id": "shelbyville", "text": "Shelbyville mayor Tom Jones closed the old market on Tuesday. "
-                                      "Jones, 61, said the market was unsafe."},
-    ]
-    (tmp_path / "a.jsonl").write_text("".join(json.dumps(a) + "\n" for a in articles))
-    build_index([tmp_path / "a.jsonl"], tmp_path / "idx", encoder=encoder)
-    index = Index.open(tmp_path / "idx")
-    index.use_encoder(encoder)
+    articles = {
+        "springfield": "Springfield mayor John Smith opened the new bridge on Monday. "
+                       "Smith, 52, said the bridge cost $3 million.",
+        "shelbyville": "Shelbyville mayor Tom Jones closed the old market on Tuesday. "
+                       "Jones, 61, said the market was unsafe.",
+    }
+    index = _real_index(tmp_path, encoder, articles)
     mayors = {q.article.id for q in ask(index, "Which mayor spoke?", k=2).quotes}
     assert len(mayors) == 2
     for about in mayors:
@@ -331,20 +318,12 @@ def test_context_favours_the_article_a_follow_up_is_about(tmp_path, encoder):
 def test_a_dateline_or_a_plural_of_the_asked_name_is_not_the_span(tmp_path, encoder):
     """"Tokyo (CNN)" names where the story was filed, and "Stanley Cups" what the question
     asked with: neither is the answer (real model)."""
-    import json
-
-    from qa.index import Index
-    from qa.writer import build_index
-
-    articles = [
-        {"id": "abe", "text": "Tokyo (CNN) Shinzo Abe was shot on Friday while he spoke to voters in "
-                              "the western city of Nara."},
-        {"id": "cup", "text": "The Lightning won the last two Stanley Cups in 2020 and 2021."},
-    ]
-    (tmp_path / "a.jsonl").write_text("".join(json.dumps(a) + "\n" for a in articles))
-    build_index([tmp_path / "a.jsonl"], tmp_path / "idx", encoder=encoder)
-    index = Index.open(tmp_path / "idx")
-    index.use_encoder(encoder)
+    articles = {
+        "abe": "Tokyo (CNN) Shinzo Abe was shot on Friday while he spoke to voters in the western "
+               "city of Nara.",
+        "cup": "The Lightning won the last two Stanley Cups in 2020 and 2021.",
+    }
+    index = _real_index(tmp_path, encoder, articles)
     for question, span in (("Where was Shinzo Abe shot?", "Nara"),
                            ("Which team won the Stanley Cup?", "Lightning")):
         quote = ask(index, question, k=1).quotes[0]
