@@ -12,8 +12,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from qa.candidates import Candidate, gather_candidates, name_head
-from qa.entities import NAME, QUOTE, dateline_end, matches_kind
+from qa.candidates import Candidate, gather_candidates
+from qa.entities import NAME, QUOTE, dateline_end, matches_kind, name_head
 from qa.features import FEATURES, QuestionTerms, feature_rows, new_mentions, question_anchors, question_terms
 from qa.index import Index
 from qa.models import Answer, Quote

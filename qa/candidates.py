@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from qa.analysis import HEADING, PROSE, SHAPE_FEATURES, SentenceAnalysis, analyse, from_json, furniture_kind
-from qa.entities import NAME, ORGANISATION, PERSON, PLACE, Mention, reads_as_a_person
+from qa.entities import NAME, ORGANISATION, PERSON, PLACE, Mention, name_head, reads_as_a_person
 from qa.models import Article, Sentence
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from qa.retrieve import ArticleHit
 
 __all__ = ["SHAPE_FEATURES", "ArticleSentences", "Candidate", "furniture_kind", "gather_candidates",
-           "name_head", "sentences_of"]
+           "sentences_of"]
 
 
 @dataclass(frozen=True)
@@ -67,12 +67,6 @@ class ArticleSentences:
             if head in shaped and reads_as_a_person(text, end):
                 seen.setdefault(head, set()).add(PERSON)
         return {head: next(iter(kinds)) for head, kinds in seen.items() if len(kinds) == 1}
-
-
-def name_head(name: str) -> str:
-    """The last word of a name without its possessive ("Rob Gronkowski’s" -> "Gronkowski")."""
-    words = name.split()
-    return words[-1].removesuffix("’s").removesuffix("'s") if words else ""
 
 
 @dataclass(frozen=True)

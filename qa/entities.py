@@ -233,6 +233,12 @@ def dateline_end(sentence: str) -> int:
     return match.end() if match else 0
 
 
+def name_head(name: str) -> str:
+    """The last word of a name without its possessive ("Rob Gronkowski’s" -> "Gronkowski")."""
+    words = name.split()
+    return words[-1].removesuffix("’s").removesuffix("'s") if words else ""
+
+
 def reads_as_a_person(text: str, end: int) -> bool:
     """Whether the words after ``text[:end]`` are what follows a person's name ("…, 33,",
     "… said", "…, a spokesman")."""

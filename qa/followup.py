@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from qa.entities import (NAME, NAMED, ORGANISATION, PERSON, PLACE, _places, asked_kind,
-                         dateline_end, find_mentions, is_person_noun, reads_as_a_person)
-from qa.candidates import name_head
+                         dateline_end, find_mentions, is_person_noun, name_head, reads_as_a_person)
 from qa.models import Answer
 
 _PERSON_PRONOUNS = {"he", "she", "him", "her", "his", "hers", "himself", "herself"}
