@@ -160,6 +160,8 @@ def index(
         return
     for skipped in report.skipped:
         typer.echo(f"skipped {shown_path(skipped.path)}: {skipped.reason}", err=True)
+    for trimmed in report.trimmed:
+        typer.echo(f"trimmed {shown_path(trimmed.path)}: {trimmed.reason}", err=True)
     typer.echo(
         f"indexed {report.articles} articles ({report.chunks} chunks) in {report.index_dir}: "
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "

@@ -33,6 +33,25 @@ class CleanText:
     url: str | None = None
     source: str | None = None
     byline: str | None = None
+    cut: TailCut | None = None  # text left out after an appeal, if any
+
+
+@dataclass(frozen=True)
+class TailCut:
+    """Lines of text left out of an article because they follow an appeal in its second half
+    ("Support The Moscow Times!"): usually more appeals and notes, reported in case they are not."""
+
+    line: int  # source line number of the appeal
+    appeal: str
+    lines: int  # lines of text after it that were left out
+
+    def reason(self, where: str = "") -> str:
+        """What was left out, as a report line says it (``where``: "on line N" of the appeal)."""
+        shown = self.appeal if len(self.appeal) <= 60 else self.appeal[:59] + "\u2026"
+        plural = "s" if self.lines != 1 else ""
+        where = where or (f"on line {self.line}" if self.line else "")
+        said = f"{self.lines} line{plural} of text after the appeal \u201c{shown}\u201d"
+        return f"{said} {where} left out" if where else f"{said} left out"
 
 
 # --- dates -------------------------------------------------------------------------------------
@@ -275,7 +294,7 @@ def clean_text(raw: str, *, first_line: int = 1) -> CleanText:
                 continue
         appeal = bool(text) and bool(_APPEAL.match(text))
         items.append((number, "" if not appeal and _BOILERPLATE.match(text) else text, appeal))
-    items = _cut_tail(items)
+    items, cut = _cut_tail(items)
 
     kept = [(number, text) for number, text, appeal in items if text and not appeal]
     title = meta.get("title") or heading_title
@@ -314,19 +333,25 @@ def clean_text(raw: str, *, first_line: int = 1) -> CleanText:
         url=url,
         source=source,
         byline=byline,
+        cut=cut,
     )
 
 
-def _cut_tail(items: list[tuple[int, str, bool]]) -> list[tuple[int, str, bool]]:
-    """Drop everything from the first appeal line that sits in the second half of the text."""
+def _cut_tail(
+    items: list[tuple[int, str, bool]]
+) -> tuple[list[tuple[int, str, bool]], TailCut | None]:
+    """Drop everything from the first appeal line that sits in the second half of the text;
+    what was dropped besides appeals, if anything."""
     texts = [(index, len(text)) for index, (_, text, _) in enumerate(items) if text]
     total = sum(size for _, size in texts)
     before = 0
     for rank, (index, size) in enumerate(texts):
         if items[index][2] and max(rank / len(texts), before / total) >= _TAIL_FRACTION:
-            return items[:index]
+            left_out = sum(1 for _, text, appeal in items[index + 1 :] if text and not appeal)
+            number, appeal, _ = items[index]
+            return items[:index], TailCut(number, appeal, left_out) if left_out else None
         before += size
-    return items
+    return items, None
 
 
 # --- corpus boilerplate ------------------------------------------------------------------------

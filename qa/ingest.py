@@ -12,7 +12,7 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -63,12 +63,21 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class Trimmed:
+    """An article that was loaded without some of its text, and what was left out."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class IngestResult:
-    """The articles loaded from some paths and what was skipped on the way."""
+    """The articles loaded from some paths and what was skipped or trimmed on the way."""
 
     articles: tuple[Article, ...]
     skipped: tuple[Skipped, ...]
     census: dict[str, ParagraphCensus] = field(default_factory=dict)  # by article id, before cleaning
+    trimmed: tuple[Trimmed, ...] = ()
 
 
 def load_articles(paths: Sequence[str | Path], known: Sequence[ParagraphCensus] = ()) -> IngestResult:
@@ -76,6 +85,7 @@ def load_articles(paths: Sequence[str | Path], known: Sequence[ParagraphCensus] 
     (counted with ``known``, the paragraph census of the articles already indexed)."""
     articles: list[Article] = []
     skipped: list[Skipped] = []
+    trimmed: list[Trimmed] = []
     seen: set[Path] = set()
     for given in paths:
         given_path = Path(given)
@@ -95,14 +105,16 @@ def load_articles(paths: Sequence[str | Path], known: Sequence[ParagraphCensus] 
             seen.add(resolved)
             loaded, problems = _load_file(file, resolved, explicit=not is_dir)
             articles.extend(loaded)
-            skipped.extend(problems)
+            for problem in problems:
+                (trimmed if isinstance(problem, Trimmed) else skipped).append(problem)
     kept = remove_corpus_boilerplate(articles, known)
     left = {article.id for article in kept}
     census = {article.id: paragraph_census(article) for article in articles if article.id in left}
     skipped += [_boilerplate_only(article) for article in articles if article.id not in left]
     for problem in skipped:
         log.info("skipped %s: %s", problem.path, problem.reason)
-    return IngestResult(articles=tuple(kept), skipped=tuple(skipped), census=census)
+    return IngestResult(articles=tuple(kept), skipped=tuple(skipped), census=census,
+                        trimmed=tuple(trimmed))
 
 
 def _boilerplate_only(article: Article) -> Skipped:
@@ -145,8 +157,10 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
         return False
 
 
-def _load_file(path: Path, resolved: Path, explicit: bool) -> tuple[list[Article], list[Skipped]]:
-    """The articles of one file, or why it was skipped."""
+def _load_file(
+    path: Path, resolved: Path, explicit: bool
+) -> tuple[list[Article], list[Skipped | Trimmed]]:
+    """The articles of one file, and why it (or a record of it) was skipped or trimmed."""
     suffix = path.suffix.lower()
     known = suffix in TEXT_EXTENSIONS | HTML_EXTENSIONS | JSON_EXTENSIONS
     if not known and not explicit:
@@ -171,7 +185,7 @@ def _too_large(size: int, limit: int, what: str) -> str:
     return f"too large for {what} ({size / _MB:.1f} MB > {limit // _MB} MB)"
 
 
-def _read_file(path: Path, resolved: Path, suffix: str) -> tuple[list[Article], list[Skipped]]:
+def _read_file(path: Path, resolved: Path, suffix: str) -> tuple[list[Article], list[Skipped | Trimmed]]:
     """The articles of one file; its size is checked before anything is read."""
     info = path.stat()
     if not stat.S_ISREG(info.st_mode):
@@ -207,7 +221,8 @@ def _read_file(path: Path, resolved: Path, suffix: str) -> tuple[list[Article], 
     if not cleaned.text:
         return [], [Skipped(str(path), "no text after cleaning")]
     date = cleaned.date or find_date(str(path)) or _compact_date(str(path))
-    return [_article(file_id(resolved), cleaned, path=str(resolved), date=date)], []
+    notes: list[Skipped | Trimmed] = [Trimmed(str(path), cleaned.cut.reason())] if cleaned.cut else []
+    return [_article(file_id(resolved), cleaned, path=str(resolved), date=date)], notes
 
 
 def file_id(resolved: Path | str) -> str:
@@ -341,6 +356,8 @@ def _clean_html(page: str) -> CleanText:
         url=document.url or cleaned.url,
         source=document.sitename or cleaned.source or _host(document.url),
         byline=document.author or cleaned.byline,
+        cut=replace(cleaned.cut, line=numbers[(cleaned.cut.line - 1) // 2] if known else 0)
+        if cleaned.cut else None,
     )
 
 
@@ -358,10 +375,10 @@ def _find(lines: list[str], needle: str, line: int, column: int) -> tuple[int, i
 
 def _load_records(
     path: Path, resolved: Path, records: Iterable[tuple[int, Any, str]]
-) -> tuple[list[Article], list[Skipped]]:
+) -> tuple[list[Article], list[Skipped | Trimmed]]:
     """One article per ``(line, record, problem)`` of a JSON or JSON Lines file."""
     articles: list[Article] = []
-    skipped: list[Skipped] = []
+    skipped: list[Skipped | Trimmed] = []
     first_lines: dict[str, int] = {}  # record id -> the line that first used it
     for line, record, problem in records:
         if problem:
@@ -410,6 +427,8 @@ def _load_records(
                 line_numbers=(line,) * len(cleaned.line_starts),
             )
         )
+        if cleaned.cut:
+            skipped.append(Trimmed(str(path), cleaned.cut.reason(f"in the record on line {line}")))
     if not articles and not skipped:
         skipped.append(Skipped(str(path), "empty"))
     return articles, skipped

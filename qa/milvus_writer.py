@@ -134,6 +134,7 @@ def build_milvus_index(
         index_dir=spec, added=added, updated=len(changed) - added, unchanged=unchanged,
         removed=len(removed), skipped=ingested.skipped, articles=writer.article_count,
         chunks=writer.chunk_count, embedded_chunks=writer.embedded, seconds=time.monotonic() - started,
+        trimmed=ingested.trimmed,
     )
 
 

@@ -23,7 +23,7 @@ from qa.clean import ParagraphCensus
 from qa.copies import find_copies
 from qa.errors import IndexFormatError, InputError, QAError
 from qa.index import Index
-from qa.ingest import Skipped, file_id, load_articles, record_id
+from qa.ingest import Skipped, Trimmed, file_id, load_articles, record_id
 from qa.lexical import tokenize
 from qa.models import Article, Chunk, Sentence
 from qa.sink import EmbeddingSink, StoredModel, load_encoder, same_model
@@ -50,6 +50,7 @@ class IndexReport:
     chunks: int
     embedded_chunks: int
     seconds: float
+    trimmed: tuple[Trimmed, ...] = ()  # articles indexed without some of their text, and why
 
 
 
@@ -118,6 +119,7 @@ def build_index(
         )
         updated = len(new_articles) - added - unchanged
         articles, skipped, census = list(merged.values()), ingested.skipped, ingested.census
+        trimmed = ingested.trimmed
         del ingested, old_articles, new_articles, merged  # the writer lets each article go once stored
 
         if encoder is None:
@@ -138,6 +140,7 @@ def build_index(
         chunks=generation.chunk_count,
         embedded_chunks=generation.embedded,
         seconds=time.monotonic() - started,
+        trimmed=trimmed,
     )
 
 

@@ -128,7 +128,8 @@ def test_first_run_exports_the_model_quietly(tmp_path):
          str(tmp_path / "idx")], capture_output=True, text=True, cwd=REPO, env=env,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
+    # Only the report's own lines (two demo files end in appeals), no export or runtime logs.
+    assert [line.split()[0] for line in done.stderr.splitlines()] == ["trimmed"] * 2, done.stderr
     assert done.stdout.startswith("indexed 5 articles")
     assert list((tmp_path / "cache" / "onnx").glob("*/model.int8.onnx"))
 
@@ -144,3 +145,16 @@ def test_citations_show_paths_relative_to_the_current_folder_json_absolute(demo_
     monkeypatch.chdir(tmp_path)
     unwrapped = "".join(run(*question).stdout.split())  # rich folds lines at 80 columns here
     assert f"{REPO}/demo-corpus/001_0a13e2fcd2c43a4f.txt:" in unwrapped
+
+
+def test_index_reports_text_left_out_after_an_appeal(tmp_path, corpus_copy):
+    """The demo file whose newsletter appeal is followed by more appeals: one stderr line names
+    the file and says how much was left out; --json carries the same."""
+    result = run("index", str(corpus_copy), "--index", str(tmp_path / "i"), "--model", "hashing")
+    assert result.exit_code == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("trimmed ")]
+    assert any("004_ac5a1b7d9f08b570.txt: 12 lines of text after the appeal \u201cSign up for our "
+               "free weekly newsletter\u201d on line 41 left out" in line for line in lines), lines
+    report = json.loads(run("index", str(corpus_copy), "--index", str(tmp_path / "i"), "--json").stdout)
+    assert {Path(t["path"]).name for t in report["trimmed"]} == {
+        Path(line.split(":")[0].split()[-1]).name for line in lines}

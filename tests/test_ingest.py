@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import html
+import json
 import os
 import re
 from pathlib import Path
@@ -246,3 +247,41 @@ def test_benchmark_file_loads() -> None:
     assert len(result.articles) == 2030
     assert len({article.id for article in result.articles}) == 2030
     assert all(article.date and article.source and article.text for article in result.articles)
+
+
+_STORY = ("The council met on Monday to debate the budget for the coming year. Members argued "
+          "for three hours about the cost of the new bridge over the river.")
+
+
+def test_text_left_out_after_an_appeal_is_reported_with_its_line(tmp_path: Path) -> None:
+    """An appeal in an article's second half ends it; what followed it is reported, not dropped
+    silently (hashing-free: ingest only)."""
+    (tmp_path / "story.txt").write_text(
+        f"Council debates budget\n\n{_STORY}\n\n{_STORY}\n\nSupport The Gazette!\n\n"
+        "The bridge opens in May, the mayor said later.\n\nMore appeals here.\n"
+    )
+    result = load_articles([tmp_path])
+    (article,) = result.articles
+    assert "The bridge opens in May" not in article.text
+    assert result.skipped == ()
+    assert [(Path(t.path).name, t.reason) for t in result.trimmed] == [
+        ("story.txt", "2 lines of text after the appeal \u201cSupport The Gazette!\u201d on line 7 left out")
+    ]
+
+
+def test_a_json_record_cut_after_an_appeal_names_its_record_line(tmp_path: Path) -> None:
+    other = _STORY.replace("budget", "harbour").replace("bridge", "ferry")
+    records = [{"id": "a", "text": f"{_STORY}\n\n{_STORY}"},
+               {"id": "b", "text": f"{other}\n\n{other}\n\nDear readers,\n\nPlease give."}]
+    (tmp_path / "feed.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    result = load_articles([tmp_path / "feed.jsonl"])
+    assert len(result.articles) == 2
+    assert [t.reason for t in result.trimmed] == [
+        "1 line of text after the appeal \u201cDear readers,\u201d in the record on line 2 left out"
+    ]
+
+
+def test_an_article_without_an_appeal_is_not_reported_as_trimmed(tmp_path: Path) -> None:
+    (tmp_path / "story.txt").write_text(f"Council debates budget\n\n{_STORY}\n\nSupport The Gazette!\n")
+    result = load_articles([tmp_path])
+    assert len(result.articles) == 1 and result.trimmed == ()  # the appeal alone goes silently
