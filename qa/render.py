@@ -88,7 +88,7 @@ def shown_path(path: str) -> str:
 def citation(article: Article, line: int | None, copies: tuple[Article, ...] = ()) -> str:
     """One line: title · date · source · where (path:line or URL) · the other outlets that
     published the same story."""
-    parts = [article.title or "(untitled)", article.date or "undated"]
+    parts = [short_title(article.title) if article.title else "(untitled)", article.date or "undated"]
     if article.source:
         parts.append(article.source)
     if article.path:
@@ -103,6 +103,19 @@ def citation(article: Article, line: int | None, copies: tuple[Article, ...] = (
         ]
         parts.append("also published by " + ", ".join(outlets))
     return " · ".join(safe_text(p) for p in parts)
+
+
+TITLE_CHARS = 100  # a citation shows this much of a title; --json and the page show it all
+
+
+def short_title(title: str, limit: int = TITLE_CHARS) -> str:
+    """A title cut at a word to about ``limit`` characters, with an ellipsis when cut (some
+    sources give a whole summary paragraph as the title)."""
+    title = " ".join(title.split())
+    if len(title) <= limit:
+        return title
+    cut = title[: limit - 1].rsplit(" ", 1)[0] if " " in title[: limit - 1] else title[: limit - 1]
+    return cut.rstrip(" ,;:—–-") + "…"
 
 
 def quote_citation(quote: Quote) -> str:

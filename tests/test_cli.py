@@ -158,3 +158,18 @@ def test_index_reports_text_left_out_after_an_appeal(tmp_path, corpus_copy):
     report = json.loads(run("index", str(corpus_copy), "--index", str(tmp_path / "i"), "--json").stdout)
     assert {Path(t["path"]).name for t in report["trimmed"]} == {
         Path(line.split(":")[0].split()[-1]).name for line in lines}
+
+
+def test_a_summary_paragraph_title_is_cut_in_the_citation_but_whole_in_json(demo_index_dir):
+    """demo-corpus/000 gives a 330-character summary as its title: the citation line shows its
+    first words and an ellipsis, --json the whole title (real model: demo index)."""
+    question = "Until when will Russia keep bombing Syria, according to Lavrov?"
+    shown = run("ask", question, "--index", str(demo_index_dir), "-k", "5")
+    assert shown.exit_code == 0, shown.stderr
+    line = next(line for line in shown.stdout.splitlines() if "000_2ec843d0655f57f2.txt:" in line)
+    title = line.removeprefix("   — ").split(" · ")[0]
+    assert title.endswith("…") and len(title) <= 100
+    assert title.startswith("Sergey Lavrov, the Foreign Minister of Russia, says that Russia's bombing")
+    payload = json.loads(run("ask", question, "--index", str(demo_index_dir), "-k", "5", "--json").stdout)
+    whole = next(q["article"]["title"] for q in payload["quotes"] if q["article"]["path"].endswith("000_2ec843d0655f57f2.txt"))
+    assert len(whole) > 300 and whole.startswith(title[:-1])
