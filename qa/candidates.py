@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from qa.analysis import HEADING, PROSE, SHAPE_FEATURES, SentenceAnalysis, analyse, from_json, furniture_kind
-from qa.entities import NAME, ORGANISATION, PERSON, PLACE, Mention, name_head, reads_as_a_person
+from qa.entities import Mention, article_name_kinds
 from qa.models import Article, Sentence
 
 if TYPE_CHECKING:
@@ -45,28 +45,11 @@ class ArticleSentences:
 
     @cached_property
     def name_kinds(self) -> dict[str, str]:
-        """The kind (person, organisation, place) the article gives each name's last word, where
-        its typed mentions agree on one: "Gronkowski said" types "Rob Gronkowski" elsewhere."""
-        text = self.article.text
-        seen: dict[str, set[str]] = {}
-        untyped: list[tuple[str, int]] = []  # (head, end) of the names no pattern typed
-        shaped: set[str] = set()  # heads of untyped names shaped like a person's: "Rob Gronkowski"
-        for sentence, mentions in zip(self.sentences, self.mentions):
-            for m in mentions:
-                value = text[sentence.start + m.start : sentence.start + m.end]
-                if m.kind in (PERSON, ORGANISATION, PLACE):
-                    seen.setdefault(name_head(value), set()).add(m.kind)
-                elif m.kind == NAME:
-                    untyped.append((name_head(value), sentence.start + m.end))
-                    words = value.split()
-                    if 2 <= len(words) <= 4 and all(w[:1].isupper() for w in words):
-                        shaped.add(name_head(value))
-        # "Gronkowski, 33, wrote": a person-shaped name is a person where one of its mentions
-        # reads as one, though no single mention was typed.
-        for head, end in untyped:
-            if head in shaped and reads_as_a_person(text, end):
-                seen.setdefault(head, set()).add(PERSON)
-        return {head: next(iter(kinds)) for head, kinds in seen.items() if len(kinds) == 1}
+        """The kind (person, organisation, place) the article gives each name's last word
+        (``qa.entities.article_name_kinds`` over the stored mentions)."""
+        return article_name_kinds(self.article.text, (
+            Mention(sentence.start + m.start, sentence.start + m.end, m.kind)
+            for sentence, mentions in zip(self.sentences, self.mentions) for m in mentions))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ that the question does not?), and so does the span shown in bold inside a quote.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -243,6 +244,24 @@ def reads_as_a_person(text: str, end: int) -> bool:
     """Whether the words after ``text[:end]`` are what follows a person's name ("…, 33,",
     "… said", "…, a spokesman")."""
     return _PERSON_AFTER.match(text[end : end + 60]) is not None
+
+
+def article_name_kinds(text: str, mentions: Iterable[Mention]) -> dict[str, str]:
+    """The kind (person, organisation, place) an article gives each name's last word, where its
+    typed ``mentions`` (offsets in ``text``) agree on one: "Gronkowski said" types "Rob
+    Gronkowski" elsewhere. A name no pattern typed is a person where one of its mentions reads
+    as one ("Drake said", "Gronkowski, 33, wrote")."""
+    seen: dict[str, set[str]] = {}
+    untyped: set[str] = set()
+    for m in mentions:
+        head = name_head(text[m.start : m.end])
+        if m.kind in (PERSON, ORGANISATION, PLACE):
+            seen.setdefault(head, set()).add(m.kind)
+        elif m.kind == NAME and reads_as_a_person(text, m.end):
+            untyped.add(head)
+    for head in untyped - set(seen):
+        seen[head] = {PERSON}
+    return {head: next(iter(kinds)) for head, kinds in seen.items() if len(kinds) == 1}
 
 
 def matches_kind(mention: Mention, wanted: str | None) -> bool:

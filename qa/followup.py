@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from qa.entities import (NAME, NAMED, ORGANISATION, PERSON, PLACE, _places, asked_kind,
-                         dateline_end, find_mentions, is_person_noun, name_head, reads_as_a_person)
+from qa.entities import (NAME, NAMED, ORGANISATION, PERSON, PLACE, _places, article_name_kinds,
+                         asked_kind, dateline_end, find_mentions, is_person_noun)
 from qa.models import Answer
 
 _PERSON_PRONOUNS = {"he", "she", "him", "her", "his", "hers", "himself", "herself"}
@@ -264,17 +264,7 @@ _CONTRACTION = re.compile(r"\w[’'](?:re|ll|ve|d|m|t)\b")  # "You're", "Don't":
 
 def _article_kinds(text: str) -> dict[str, str]:
     """The kind the article gives each name's last word, where its mentions agree on one."""
-    seen: dict[str, set[str]] = {}
-    untyped: set[str] = set()
-    for mention in find_mentions(text):
-        head = name_head(text[mention.start : mention.end])
-        if mention.kind in (PERSON, ORGANISATION, PLACE):
-            seen.setdefault(head, set()).add(mention.kind)
-        elif mention.kind == NAME and reads_as_a_person(text, mention.end):
-            untyped.add(head)  # "Drake said", "Gronkowski, 33,": a person the patterns missed
-    for head in untyped - set(seen):
-        seen[head] = {PERSON}
-    return {head: next(iter(kinds)) for head, kinds in seen.items() if len(kinds) == 1}
+    return article_name_kinds(text, find_mentions(text))
 
 
 def _person_shaped(name: str) -> bool:

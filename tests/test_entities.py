@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from qa.candidates import furniture_kind
-from qa.entities import asked_kind, find_mentions
+from qa.entities import article_name_kinds, asked_kind, find_mentions
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -72,3 +72,17 @@ def test_a_sentence_s_capitalized_first_word_and_possessives_are_not_names():
 ])
 def test_page_furniture_is_recognised(paragraph, kind):
     assert furniture_kind(paragraph) == kind
+
+
+def test_the_article_types_a_name_from_its_other_mentions_for_spans_and_referents_alike():
+    """One rule serves the answer span and the chat's referents: a name takes the kind its typed
+    mentions agree on; an untyped one that reads as a person is a person unless typed otherwise;
+    a name typed two ways is left out."""
+    text = ("Rob Gronkowski retired on Tuesday. Gronkowski, 33, wrote that he was grateful. "
+            "Drake said the album was done. Mr. Jordan met the press in Amman, and Jordan "
+            "told the Jordan Times it would hold talks.")
+    kinds = article_name_kinds(text, find_mentions(text))
+    assert kinds["Gronkowski"] == "person"
+    assert kinds["Drake"] == "person"
+    assert "Jordan" not in kinds  # "Mr. Jordan" a person, "Jordan told" a place
+    assert kinds["Amman"] == "place"
