@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 from qa.models import Article, Chunk, Sentence
 
+# Bump when what ``chunk_article`` returns for a text changes (sentence splitting, grouping):
+# an update reuses the stored chunks of unchanged articles only from a generation of this version.
+CHUNKING_VERSION = 1
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
 _WORD = re.compile(r"\S+")
 

@@ -166,6 +166,21 @@ class Store:
                     last_start = start
         return tuple(sentences), tuple(chunk_ids)
 
+    def article_chunks(self, article_id: str, text: str) -> list[Chunk] | None:
+        """An article's stored chunks in order (as ``qa.chunk.chunk_article`` made them), or
+        None when this generation holds another text for it, or none."""
+        if self._store.execute("SELECT 1 FROM articles WHERE id = ? AND text = ?",
+                               (article_id, text)).fetchone() is None:
+            return None
+        chunks = [
+            Chunk(chunk_id, article_id, ordinal, start, end, text[start:end],
+                  tuple(Sentence(a, b) for a, b, _ in json.loads(stored)))
+            for chunk_id, ordinal, start, end, stored in self._store.execute(
+                'SELECT id, ordinal, start, "end", sentences FROM chunks WHERE article_id = ? '
+                "ORDER BY ordinal", (article_id,))
+        ]
+        return chunks or None
+
     def sentence_analysis(self, article_id: str, text: str | None = None) -> str | None:
         """The stored analysis of an article's sentences (``qa/analysis.py``); None when this
         generation was written before it was stored or, given ``text``, holds another text."""

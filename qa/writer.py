@@ -18,7 +18,7 @@ import numpy as np
 
 from qa import layout
 from qa.analysis import ANALYSIS_VERSION, analyse
-from qa.chunk import ChunkSettings, chunk_article
+from qa.chunk import CHUNKING_VERSION, ChunkSettings, chunk_article
 from qa.clean import ParagraphCensus
 from qa.copies import find_copies
 from qa.errors import IndexFormatError, InputError, QAError
@@ -323,6 +323,8 @@ def _write_generation(
         lexical = _LexicalCorpus()
         reusable = previous is not None and previous.manifest.get("analysis") == ANALYSIS_VERSION \
             and previous.manifest.get("chunker") == settings.as_dict()
+        # An unchanged article's chunks are read back, not split again (bench/scale.py update).
+        same_chunks = reusable and previous is not None and previous.manifest.get("chunking") == CHUNKING_VERSION
         row = sentence_count = 0
         try:
             while articles:
@@ -330,6 +332,7 @@ def _write_generation(
                 row, sentence_count = _add_article(
                     store, article, settings, sink, lexical, row, sentence_count,
                     previous.sentence_analysis(article.id, article.text) if reusable and previous else None,
+                    previous.article_chunks(article.id, article.text) if same_chunks and previous else None,
                 )
                 counted = (census or {}).get(article.id)
                 if counted is None and previous is not None:  # kept from the previous generation
@@ -361,6 +364,7 @@ def _write_generation(
             "chunks": row,
             "sentences": sentence_count,
             "analysis": ANALYSIS_VERSION,
+            "chunking": CHUNKING_VERSION,
             **structure,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "qa_version": qa_version(),
@@ -378,13 +382,14 @@ def _add_article(
     row: int,
     sentence_row: int,
     analysis: str | None = None,
+    chunks: list[Chunk] | None = None,
 ) -> tuple[int, int]:
-    """Store an article with its chunks, sentences and their analysis (``analysis``: the
-    previous generation's, when still valid) from the given rows on, and queue them for
-    embedding and BM25; returns the next free chunk and sentence rows."""
+    """Store an article with its chunks, sentences and their analysis (``analysis`` and
+    ``chunks``: the previous generation's, when still valid) from the given rows on, and queue
+    them for embedding and BM25; returns the next free chunk and sentence rows."""
     insert_article(store, article)
     sentence_rows: dict[Sentence, int] = {}  # each sentence once, in text order
-    for chunk in chunk_article(article, settings):
+    for chunk in chunks or chunk_article(article, settings):
         text = embedding_text(article, chunk)
         embed_hash = hashlib.sha1(text.encode()).hexdigest()
         introduced = []  # sentences first seen in this chunk: they are read in its context

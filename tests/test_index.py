@@ -419,3 +419,30 @@ def test_an_article_is_cleaned_the_same_alone_or_with_its_folder(tmp_path):
     assert footer not in texts["grown"][late_path]
     assert texts["grown"][late_path] == texts["whole"][late_path]
     assert texts["grown"] == texts["whole"]
+
+
+def test_an_update_reads_unchanged_articles_chunks_back_and_they_equal_a_rebuild(tmp_path, monkeypatch):
+    """Only new or changed articles are split into chunks again; the chunks, sentences and
+    their vector rows of the updated index equal those of a full rebuild (hashing encoder)."""
+    import qa.writer
+
+    write_corpus(tmp_path / "c", articles=30)
+    build_index([tmp_path / "c"], tmp_path / "idx", encoder=HashingEncoder())
+    (tmp_path / "c" / "030.txt").write_text("Story 30 about a comet\n\nA comet passed. It was bright.")
+    (tmp_path / "c" / "003.txt").write_text("Story 3 rewritten\n\nThe tariff vote failed. Talks go on.")
+    split = []
+    chunk_article = qa.writer.chunk_article
+    monkeypatch.setattr(qa.writer, "chunk_article",
+                        lambda article, settings: split.append(article.path) or chunk_article(article, settings))
+    build_index([tmp_path / "c"], tmp_path / "idx", encoder=HashingEncoder())
+    assert sorted(Path(p).name for p in split) == ["003.txt", "030.txt"]
+    build_index([tmp_path / "c"], tmp_path / "fresh", encoder=HashingEncoder(), rebuild=True)
+
+    def layout(index: Index) -> list:
+        chunks = index.chunks(list(range(index.chunk_count)))
+        return [(c.id, c.start, c.end, [(s.start, s.end, s.vector_row) for s in c.sentences])
+                for c in chunks]
+
+    updated, fresh = Index.open(tmp_path / "idx"), Index.open(tmp_path / "fresh")
+    assert layout(updated) == layout(fresh)
+    assert np.array_equal(np.asarray(updated.sentence_vectors), np.asarray(fresh.sentence_vectors))
