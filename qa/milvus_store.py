@@ -429,14 +429,11 @@ class MilvusIndex:
                     last_start = start
         return tuple(sentences), tuple(chunk_ids)
 
-    def sentence_analysis(self, article_id: str, text: str | None = None) -> str | None:
-        """The stored analysis of an article's sentences; None when absent or, given ``text``,
-        when the stored article has another text."""
+    def sentence_analysis(self, article_id: str) -> str | None:
+        """The stored analysis of an article's sentences; None when absent."""
         if self.manifest.get("analysis") != ANALYSIS_VERSION:
             return None
         article = self.article(article_id)
-        if text is not None and article.text != text:
-            return None
         return self._parts(article_id, article.content_hash, ("analysis",)).get("analysis")
 
     def copies_of(self, article_id: str) -> list[Article]:

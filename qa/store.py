@@ -145,9 +145,7 @@ class Store:
             r = found.get(int(row))
             if r is None:
                 raise corrupt(self.root, f"its store has no chunk {int(row)} that its vectors refer to")
-            article = self.article(r[2])
-            sentences = tuple(Sentence(s, e, v) for s, e, v in json.loads(r[6]))
-            chunks.append(Chunk(r[1], r[2], r[3], r[4], r[5], article.text[r[4] : r[5]], sentences))
+            chunks.append(_chunk(r[1:], self.article(r[2]).text))
         return chunks
 
     def article_sentences(self, article_id: str) -> tuple[tuple[Sentence, ...], tuple[str, ...]]:
@@ -166,29 +164,27 @@ class Store:
                     last_start = start
         return tuple(sentences), tuple(chunk_ids)
 
-    def article_chunks(self, article_id: str, text: str) -> list[Chunk] | None:
-        """An article's stored chunks in order (as ``qa.chunk.chunk_article`` made them), or
-        None when this generation holds another text for it, or none."""
-        if self._store.execute("SELECT 1 FROM articles WHERE id = ? AND text = ?",
-                               (article_id, text)).fetchone() is None:
-            return None
-        chunks = [
-            Chunk(chunk_id, article_id, ordinal, start, end, text[start:end],
-                  tuple(Sentence(a, b) for a, b, _ in json.loads(stored)))
-            for chunk_id, ordinal, start, end, stored in self._store.execute(
-                'SELECT id, ordinal, start, "end", sentences FROM chunks WHERE article_id = ? '
-                "ORDER BY ordinal", (article_id,))
-        ]
-        return chunks or None
+    def holds_text(self, article_id: str, text: str) -> bool:
+        """Whether this generation holds the article with exactly this text (so what it stored
+        about it, chunks and analysis, is still valid for it)."""
+        return self._store.execute("SELECT 1 FROM articles WHERE id = ? AND text = ?",
+                                   (article_id, text)).fetchone() is not None
 
-    def sentence_analysis(self, article_id: str, text: str | None = None) -> str | None:
+    def article_chunks(self, article_id: str, text: str) -> list[Chunk]:
+        """An article's stored chunks in order, as ``qa.chunk.chunk_article`` made them from
+        ``text`` (the article's text, which this generation holds: ``holds_text``); their
+        sentences carry this generation's vector rows."""
+        return [_chunk(r, text) for r in self._store.execute(
+            'SELECT id, article_id, ordinal, start, "end", sentences FROM chunks '
+            "WHERE article_id = ? ORDER BY ordinal", (article_id,))]
+
+    def sentence_analysis(self, article_id: str) -> str | None:
         """The stored analysis of an article's sentences (``qa/analysis.py``); None when this
-        generation was written before it was stored or, given ``text``, holds another text."""
+        generation was written before it was stored."""
         if self.manifest.get("analysis") != ANALYSIS_VERSION:
             return None
-        found = self._store.execute(
-            "SELECT s.data FROM analysis s JOIN articles a ON a.id = s.article_id "
-            "WHERE s.article_id = ? AND (? IS NULL OR a.text = ?)", (article_id, text, text)).fetchone()
+        found = self._store.execute("SELECT data FROM analysis WHERE article_id = ?",
+                                    (article_id,)).fetchone()
         return None if found is None else str(found[0])
 
     @property
@@ -300,3 +296,11 @@ def _article_from_row(row: Sequence[Any]) -> Article:
         byline=row[6], content_hash=row[7], text=row[8],
         line_starts=tuple(json.loads(row[9])), line_numbers=tuple(json.loads(row[10])),
     )
+
+
+def _chunk(row: Sequence[Any], text: str) -> Chunk:
+    """A chunk from its stored (id, article id, ordinal, start, end, sentences) and its
+    article's text."""
+    chunk_id, article_id, ordinal, start, end, stored = row
+    sentences = tuple(Sentence(a, b, v) for a, b, v in json.loads(stored))
+    return Chunk(chunk_id, article_id, ordinal, start, end, text[start:end], sentences)

@@ -329,10 +329,11 @@ def _write_generation(
         try:
             while articles:
                 article = articles.pop()
+                kept = reusable and previous is not None and previous.holds_text(article.id, article.text)
                 row, sentence_count = _add_article(
                     store, article, settings, sink, lexical, row, sentence_count,
-                    previous.sentence_analysis(article.id, article.text) if reusable and previous else None,
-                    previous.article_chunks(article.id, article.text) if same_chunks and previous else None,
+                    previous.sentence_analysis(article.id) if kept and previous else None,
+                    previous.article_chunks(article.id, article.text) if kept and same_chunks and previous else None,
                 )
                 counted = (census or {}).get(article.id)
                 if counted is None and previous is not None:  # kept from the previous generation
