@@ -247,6 +247,14 @@ def _real_index(tmp_path: Path, encoder, articles: dict[str, str]):
     return index
 
 
+def _top_quote_and_span(index, question: str) -> tuple[str, str | None]:
+    """The first quote for ``question`` and the answer span marked in it."""
+    quote = ask(index, question, k=1).quotes[0]
+    if quote.answer_start is None:
+        return quote.text, None
+    return quote.text, quote.article.text[quote.answer_start : quote.answer_end]
+
+
 def test_quotes_slice_text_with_combining_marks_and_emoji_exactly(tmp_path, encoder):
     import unicodedata
 
@@ -275,9 +283,9 @@ def test_a_capitalised_word_opening_a_sentence_is_the_answer_span_only_when_noth
     text = ("Limited tours of the White House resumed this spring after two years without visitors. "
             "Guides said the tours were booked out within an hour of the announcement.")
     index = _real_index(tmp_path, encoder, {"tours": text})
-    quote = ask(index, "Which landmark reopened to visitors this spring?", k=1).quotes[0]
-    assert quote.text.startswith("Limited tours")
-    assert quote.article.text[quote.answer_start : quote.answer_end] == "White House"
+    quote, span = _top_quote_and_span(index, "Which landmark reopened to visitors this spring?")
+    assert quote.startswith("Limited tours")
+    assert span == "White House"
     index.close()
 
 
@@ -288,9 +296,9 @@ def test_a_name_the_article_shows_is_a_person_is_the_span_for_a_who_question(tmp
             "and Tampa Bay Buccaneers, announced his retirement on Tuesday.\n\n"
             "Gronkowski, 33, wrote on social media that he was grateful to his teammates.")
     index = _real_index(tmp_path, encoder, {"gronk": text})
-    quote = ask(index, "What NFL star announced his retirement on Tuesday?", k=1).quotes[0]
-    assert quote.text.startswith("Four-time")
-    assert quote.article.text[quote.answer_start : quote.answer_end] == "Rob Gronkowski"
+    quote, span = _top_quote_and_span(index, "What NFL star announced his retirement on Tuesday?")
+    assert quote.startswith("Four-time")
+    assert span == "Rob Gronkowski"
     index.close()
 
 
@@ -326,6 +334,5 @@ def test_a_dateline_or_a_plural_of_the_asked_name_is_not_the_span(tmp_path, enco
     index = _real_index(tmp_path, encoder, articles)
     for question, span in (("Where was Shinzo Abe shot?", "Nara"),
                            ("Which team won the Stanley Cup?", "Lightning")):
-        quote = ask(index, question, k=1).quotes[0]
-        assert quote.article.text[quote.answer_start : quote.answer_end] == span, question
+        assert _top_quote_and_span(index, question)[1] == span, question
     index.close()
