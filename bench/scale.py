@@ -161,8 +161,13 @@ def run_update(options: argparse.Namespace) -> None:
 
 
 def _generation_bytes(root: Path) -> int:
+    """Bytes of the current generation: its own directory and those of all its segments."""
+    import json
+
     current = (root / "CURRENT").read_text().strip()
-    return sum(p.stat().st_size for p in (root / current).rglob("*") if p.is_file())
+    manifest = json.loads((root / current / "manifest.json").read_text())
+    used = {current, *(s["name"] for s in manifest.get("segments", ()))}
+    return sum(p.stat().st_size for name in used for p in (root / name).rglob("*") if p.is_file())
 
 
 def _written_bytes() -> int:

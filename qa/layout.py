@@ -18,8 +18,10 @@ from qa.errors import IndexFormatError, QAError
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # written; format 2 (flat vectors only, no "vectors" entry) is read too
-READABLE_VERSIONS = (2, 3)
+# Written: 4 (a generation lists the segments it is made of). Read too: 3 (one generation, one
+# segment) and 2 (flat vectors only, no "vectors" entry).
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (2, 3, 4)
 DEFAULT_INDEX_DIR = ".qa-index"
 CURRENT_FILE = "CURRENT"
 LOCK_FILE = ".lock"
@@ -89,11 +91,26 @@ def switch_to(root: Path, name: str) -> None:
     fsync_dir(root)
 
 
-def remove_stale_generations(root: Path, keep: str) -> None:
-    """Delete old generations that no reader holds (each open Index holds a shared flock on
-    its generation); one in use is kept until a later update finds it free."""
+def segment_entries(generation: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The segments a generation is made of, oldest first: each names the generation directory
+    holding its files, its chunk and sentence counts, its vector structure and the articles
+    deleted from it since (tombstones). A format 2 or 3 generation is one segment: itself."""
+    listed = manifest.get("segments")
+    if listed is not None:
+        return list(listed)
+    entry = {"name": generation.name, "chunks": manifest.get("chunks", 0),
+             "sentences": manifest.get("sentences", 0), "deleted": []}
+    if "vectors" in manifest:
+        entry["vectors"] = manifest["vectors"]
+    return [entry]
+
+
+def remove_stale_generations(root: Path, keep: set[str]) -> None:
+    """Delete the generations that the current one does not use as segments (``keep``) and that
+    no reader holds (each open Index holds a shared flock on each of its segments); one in use
+    is kept until a later update finds it free."""
     for entry in root.iterdir():
-        if entry.is_dir() and entry.name.startswith("gen-") and entry.name != keep:
+        if entry.is_dir() and entry.name.startswith("gen-") and entry.name not in keep:
             try:
                 descriptor = os.open(entry, os.O_RDONLY)
             except OSError:
@@ -128,26 +145,40 @@ def fsync_dir(directory: Path) -> None:
         os.close(descriptor)
 
 
-def open_current(root: Path) -> tuple[Path, dict[str, Any], int] | None:
-    """The generation CURRENT names, its manifest and a shared flock on it (so no writer deletes
-    it while it is read); None when there is no index at ``root``."""
+def open_current(root: Path) -> tuple[Path, dict[str, Any], list[int]] | None:
+    """The generation CURRENT names, its manifest and a shared flock on each generation it uses
+    as a segment (so no writer deletes one while it is read); None when there is no index at
+    ``root``."""
     current = root / CURRENT_FILE
     if not current.exists():
         return None
-    for _ in range(5):  # a writer may switch (and remove the old one) between read and lock
+    for _ in range(5):  # a writer may switch (and remove the old ones) between read and lock
         name = current.read_text().strip()
         lock = _lock_generation(root / name) if name else None
-        if lock is not None and current.read_text().strip() == name:
-            break
-        if lock is not None:
-            os.close(lock)
-    else:
-        raise corrupt(root, "its CURRENT file points at a missing generation")
-    try:
-        return root / name, read_manifest(root, root / name), lock
-    except BaseException:
-        os.close(lock)
-        raise
+        if lock is None or current.read_text().strip() != name:
+            if lock is not None:
+                os.close(lock)
+            continue
+        locks = [lock]
+        try:
+            manifest = read_manifest(root, root / name)
+            for entry in segment_entries(root / name, manifest):
+                if entry["name"] != name:
+                    held = _lock_generation(root / entry["name"])
+                    if held is None:
+                        break  # a merge removed it before we held it: CURRENT has moved on
+                    locks.append(held)
+            else:
+                return root / name, manifest, locks
+        except BaseException:
+            for held in locks:
+                os.close(held)
+            raise
+        for held in locks:
+            os.close(held)
+        if current.read_text().strip() == name:
+            raise corrupt(root, "a segment its manifest lists is missing")
+    raise corrupt(root, "its CURRENT file points at a missing generation")
 
 
 def read_manifest(root: Path, generation: Path) -> dict[str, Any]:

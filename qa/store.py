@@ -215,6 +215,20 @@ class Store:
         ).fetchall()
         return articles, chunks, first, last, [(s, n) for s, n in sources]
 
+    def chunks_of(self, article_ids: set[str] | list[str]) -> int:
+        """How many chunks these articles have."""
+        ids, total = list(article_ids), 0
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            total += self._store.execute(
+                f"SELECT count(*) FROM chunks WHERE article_id IN ({','.join('?' * len(part))})", part
+            ).fetchone()[0]
+        return total
+
+    def article_sources(self) -> list[tuple[str, str]]:
+        """(article id, source) of every article that names its source."""
+        return self._store.execute("SELECT id, source FROM articles WHERE source IS NOT NULL").fetchall()
+
     def rows_matching(self, filters: Filters) -> np.ndarray:
         """Chunk rows whose article passes the filters (undated articles fail a date filter)."""
         names = []

@@ -118,6 +118,8 @@ def build_index(
             if i in old_articles and old_articles[i].content_hash == a.content_hash
         )
         updated = len(new_articles) - added - unchanged
+        # What an update writes: the articles that are new or not stored exactly as read now.
+        written = [a for i, a in new_articles.items() if old_articles.get(i) != a]
         articles, skipped, census = list(merged.values()), ingested.skipped, ingested.census
         trimmed = ingested.trimmed
         del ingested, old_articles, new_articles, merged  # the writer lets each article go once stored
@@ -127,8 +129,13 @@ def build_index(
             encoder = load_encoder(model_name, indexed_backend or backend)
         if ann is None:
             ann = VectorLayout.from_manifest(previous.manifest).requested if previous else "auto"
-        generation = _replace_generation(
-            root, articles, encoder, settings, previous, show_progress, ann, census)
+        if previous is not None and _can_add_segment(previous, encoder, settings, ann):
+            replaced = {a.id for a in written} | removed
+            generation = _update_generation(root, previous, written, articles, replaced, encoder,
+                                            settings, show_progress, ann, census)
+        else:
+            generation = _replace_generation(
+                root, articles, encoder, settings, previous, show_progress, ann, census)
     return IndexReport(
         index_dir=str(root),
         added=added,
@@ -166,10 +173,14 @@ def remove_articles(
         kept = [a for i, a in old.items() if i not in gone]
         del old
         settings = ChunkSettings(**previous.manifest["chunker"])
-        generation = _replace_generation(
-            root, kept, StoredModel(previous.manifest), settings, previous, show_progress,
-            VectorLayout.from_manifest(previous.manifest).requested,
-        )
+        model = StoredModel(previous.manifest)
+        requested = VectorLayout.from_manifest(previous.manifest).requested
+        if _can_add_segment(previous, model, settings, requested):
+            generation = _update_generation(root, previous, [], kept, gone, model, settings,
+                                            show_progress, requested)
+        else:
+            generation = _replace_generation(
+                root, kept, model, settings, previous, show_progress, requested)
     return IndexReport(
         index_dir=str(root), added=0, updated=0, unchanged=generation.article_count,
         removed=len(gone), skipped=(), articles=generation.article_count, chunks=generation.chunk_count,
@@ -187,13 +198,131 @@ def _replace_generation(
     ann: str,
     census: Mapping[str, ParagraphCensus] | None = None,
 ) -> _Generation:
-    """Write a generation holding ``articles`` (the list is emptied as they are stored), switch
-    to it, and drop the older ones (the caller holds the writer lock)."""
-    generation = _write_generation(root, articles, encoder, settings, previous, show_progress, ann, census)
+    """Write a generation of one segment holding ``articles`` (the list is emptied as they are
+    stored), switch to it, and drop the older ones (the caller holds the writer lock)."""
+    reuse = previous is not None and same_model(previous.manifest, encoder)
+    known: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] = ({}, {})
+    if reuse and previous is not None:
+        known = _stored_vectors(previous, previous.segments)
+    generation = _write_generation(root, articles, encoder, settings, previous, show_progress, ann,
+                                   census, kept=[], copies=find_copies(articles), known=known)
+    return _switch(root, previous, generation)
+
+
+def _can_add_segment(previous: Index, encoder: Encoder, settings: ChunkSettings, ann: str) -> bool:
+    """Whether an update may add a segment beside the previous generation's: same model, same
+    chunking and analysis of sentences, same requested vector structure."""
+    return (same_model(previous.manifest, encoder)
+            and previous.manifest.get("analysis") == ANALYSIS_VERSION
+            and previous.manifest.get("chunker") == settings.as_dict()
+            and previous.manifest.get("chunking") == CHUNKING_VERSION
+            and VectorLayout.from_manifest(previous.manifest).requested == ann)
+
+
+def _update_generation(
+    root: Path,
+    previous: Index,
+    written: list[Article],
+    articles: list[Article],
+    replaced: set[str],
+    encoder: Encoder,
+    settings: ChunkSettings,
+    show_progress: bool,
+    ann: str,
+    census: Mapping[str, ParagraphCensus] | None = None,
+) -> _Generation:
+    """An update in proportion to what changed: the previous segments stay as they are, the
+    articles in ``replaced`` (changed or removed) become tombstones in the segment holding
+    them, and one new segment holds ``written`` (new and changed articles) together with the
+    live articles of the segments that the merge policy folds into it. ``articles`` is every
+    article of the new generation (for its copy table). Nothing changed: nothing is written."""
+    entries = layout.segment_entries(previous.generation, previous.manifest)
+    homes = {}
+    for number, segment in enumerate(previous.segments):
+        deleted = set(entries[number].get("deleted", ()))
+        homes.update((i, number) for i in segment.article_dates if i not in deleted)
+    tombstones: dict[int, set[str]] = {}
+    for article_id in replaced:
+        if article_id in homes:
+            tombstones.setdefault(homes[article_id], set()).add(article_id)
+    if not written and not tombstones:  # nothing to write; leftovers of earlier runs still go
+        chunks_now = previous.stats()[1]
+        previous.close()
+        layout.remove_stale_generations(root, keep={previous.generation.name, *(e["name"] for e in entries)})
+        return _Generation(previous.generation.name, len(articles), chunks_now, 0)
+    sizes = []  # (segment number, live articles, stored articles)
+    for number, segment in enumerate(previous.segments):
+        stored = len(segment.article_dates)
+        dead = len(set(entries[number].get("deleted", ())) | tombstones.get(number, set()))
+        sizes.append((number, stored - dead, stored))
+    folded = _segments_to_merge(sizes, len(written))
+    live_ids = set(homes) - replaced
+    moved = [previous.article(i) for i in sorted(live_ids) if homes[i] in folded]
+    kept = []
+    for number, live, _ in sizes:
+        if number in folded or live == 0:
+            continue
+        entry = dict(entries[number])
+        fresh = tombstones.get(number, set()) - set(entry.get("deleted", ()))
+        entry["deleted"] = sorted(set(entry.get("deleted", ())) | fresh)
+        entry["deleted_chunks"] = entry.get("deleted_chunks", 0) + previous.segments[number].chunks_of(fresh)
+        kept.append(entry)
+    chunks, sentences = _stored_vectors(previous, [previous.segments[n] for n in folded])
+    changed = [i for i in (a.id for a in written) if i in homes]
+    for number in {homes[i] for i in changed} - folded:
+        more_chunks, more_sentences = previous.segments[number].vectors_of_articles(
+            [i for i in changed if homes[i] == number])
+        chunks.update(more_chunks)
+        sentences.update(more_sentences)
+    generation = _write_generation(
+        root, written + moved, encoder, settings, previous, show_progress, ann, census,
+        kept=kept, copies=find_copies(articles), known=(chunks, sentences), article_count=len(articles))
+    return _switch(root, previous, generation)
+
+
+# The merge policy (after Lucene's tiered merge, in its simplest, logarithmic form): the new
+# segment takes in every older segment no larger (in live articles) than MERGE_RATIO times
+# what it holds so far, smallest first, so segments double in size as they merge and each
+# article is rewritten O(log n) times; and any segment at least MAX_DELETED_SHARE deleted (its
+# tombstones are dropped by rewriting its live articles). MAX_SEGMENTS bounds the number of
+# segments a search visits whatever the sizes.
+MERGE_RATIO = 1.0
+MAX_DELETED_SHARE = 0.5
+MAX_SEGMENTS = 12
+
+
+def _segments_to_merge(sizes: list[tuple[int, int, int]], incoming: int) -> set[int]:
+    """Which segments (numbers in ``sizes``: (number, live articles, stored articles)) the new
+    segment of ``incoming`` articles takes in."""
+    folded = {n for n, live, stored in sizes if stored and (stored - live) / stored >= MAX_DELETED_SHARE}
+    holding = incoming + sum(live for n, live, _ in sizes if n in folded)
+    rest = sorted((live, n) for n, live, _ in sizes if n not in folded and live > 0)
+    for position, (live, number) in enumerate(rest):
+        segments_left = len(rest) - position + 1  # these and the new one
+        if live <= MERGE_RATIO * holding or segments_left > MAX_SEGMENTS:
+            folded.add(number)
+            holding += live
+        else:
+            break
+    return folded
+
+
+def _stored_vectors(previous: Index, segments: Sequence[Any]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The stored chunk and sentence vectors of whole segments, by hash, for reuse."""
+    chunks: dict[str, np.ndarray] = {}
+    sentences: dict[str, np.ndarray] = {}
+    for segment in segments:
+        chunks.update(segment.vectors_by_embed_hash())
+        sentences.update(segment.sentence_vectors_by_hash())
+    return chunks, sentences
+
+
+def _switch(root: Path, previous: Index | None, generation: _Generation) -> _Generation:
+    """Point CURRENT at the new generation and drop the generations it does not use."""
     layout.switch_to(root, generation.name)
     if previous:
         previous.close()
-    layout.remove_stale_generations(root, keep=generation.name)
+    layout.remove_stale_generations(root, keep={generation.name, *generation.segments})
     return generation
 
 
@@ -287,6 +416,7 @@ class _Generation:
     article_count: int
     chunk_count: int
     embedded: int
+    segments: tuple[str, ...] = ()  # the generations whose files it uses
 
 
 def _write_generation(
@@ -297,63 +427,25 @@ def _write_generation(
     previous: Index | None,
     show_progress: bool,
     ann: str,
-    census: Mapping[str, ParagraphCensus] | None = None,
+    census: Mapping[str, ParagraphCensus] | None,
+    *,
+    kept: list[dict[str, Any]],
+    copies: dict[str, str],
+    known: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
+    article_count: int | None = None,
 ) -> _Generation:
-    import bm25s
-
+    """Seal a new generation made of the ``kept`` segments (manifest entries) and, when there
+    are ``articles``, a new segment holding them (the list is emptied as they are stored)."""
     with layout.new_generation(root) as (name, work_dir):
-        article_count = len(articles)
-        copies = find_copies(articles)
-        # Written in id order; each article is let go once stored, so the texts do not stay in
-        # memory next to the growing vector and BM25 arrays.
-        articles.sort(key=lambda a: a.id, reverse=True)
-        reuse = previous is not None and same_model(previous.manifest, encoder)
-        store = create_store(work_dir / layout.STORE)
-        vectors = VectorWriter(work_dir, encoder.dimension, ann)
-        progress = progress_bar(show_progress, unit="article", desc="indexing", total=article_count)
-
-        sentence_file = open(work_dir / layout.SENTENCE_VECTORS, "wb")
-        sink = EmbeddingSink(
-            encoder,
-            previous.vectors_by_embed_hash() if reuse and previous else {},
-            previous.sentence_vectors_by_hash() if reuse and previous else {},
-            emit_chunks=vectors.add,
-            emit_sentences=lambda batch: sentence_file.write(batch.astype(np.float16).tobytes()),
-        )
-        lexical = _LexicalCorpus()
-        reusable = previous is not None and previous.manifest.get("analysis") == ANALYSIS_VERSION \
-            and previous.manifest.get("chunker") == settings.as_dict()
-        # An unchanged article's chunks are read back, not split again (bench/scale.py update).
-        same_chunks = reusable and previous is not None and previous.manifest.get("chunking") == CHUNKING_VERSION
-        row = sentence_count = 0
-        try:
-            while articles:
-                article = articles.pop()
-                kept = reusable and previous is not None and previous.holds_text(article.id, article.text)
-                row, sentence_count = _add_article(
-                    store, article, settings, sink, lexical, row, sentence_count,
-                    previous.sentence_analysis(article.id) if kept and previous else None,
-                    previous.article_chunks(article.id, article.text) if kept and same_chunks and previous else None,
-                )
-                counted = (census or {}).get(article.id)
-                if counted is None and previous is not None:  # kept from the previous generation
-                    counted = previous.paragraphs_of(article.id)
-                if counted is not None:
-                    insert_census(store, counted)
-                progress.update(1)
-            sink.finish()
-        finally:
-            sink.close()
-        sentence_file.close()
-        progress.close()
-        if vectors.count != row:
-            raise QAError(f"internal error: {vectors.count} vectors for {row} chunks")
-        finish_store(store)
-        structure = vectors.finish()
-        retriever = bm25s.BM25()
-        retriever.index(lexical.corpus(), show_progress=False)
-        retriever.save(str(work_dir / layout.BM25_DIR), show_progress=False)
-        (work_dir / layout.TERMS).write_text(json.dumps(lexical.document_frequency, separators=(",", ":")))
+        total = len(articles) if article_count is None else article_count
+        segments = list(kept)
+        embedded = 0
+        structure = {"vectors": previous.manifest["vectors"]} if previous and "vectors" in previous.manifest else {}
+        if articles:
+            entry, embedded = _write_segment(work_dir, articles, encoder, settings, previous,
+                                             show_progress, ann, census, known)
+            segments.append({"name": name, **entry})
+            structure = {"vectors": entry["vectors"]}
         (work_dir / layout.COPIES).write_text(json.dumps(copies, separators=(",", ":")))
         manifest = {
             "format_version": layout.FORMAT_VERSION,
@@ -361,17 +453,86 @@ def _write_generation(
             "dimension": encoder.dimension,
             "backend": encoder.backend,
             "chunker": settings.as_dict(),
-            "articles": article_count,
-            "chunks": row,
-            "sentences": sentence_count,
+            "articles": total,
+            "chunks": sum(int(e["chunks"]) for e in segments),
+            "sentences": sum(int(e["sentences"]) for e in segments),
             "analysis": ANALYSIS_VERSION,
             "chunking": CHUNKING_VERSION,
             **structure,
+            "segments": segments,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "qa_version": qa_version(),
         }
         layout.seal_generation(root, work_dir, name, manifest)
-    return _Generation(name=name, article_count=article_count, chunk_count=row, embedded=sink.embedded)
+    live_chunks = sum(int(e["chunks"]) - int(e.get("deleted_chunks", 0)) for e in segments)
+    return _Generation(name=name, article_count=total, chunk_count=live_chunks,
+                       embedded=embedded, segments=tuple(e["name"] for e in segments))
+
+
+def _write_segment(
+    work_dir: Path,
+    articles: list[Article],
+    encoder: Encoder,
+    settings: ChunkSettings,
+    previous: Index | None,
+    show_progress: bool,
+    ann: str,
+    census: Mapping[str, ParagraphCensus] | None,
+    known: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
+) -> tuple[dict[str, Any], int]:
+    """Write one segment's files into ``work_dir``: its manifest entry and how many chunks were
+    embedded (the others' vectors are in ``known``, by hash)."""
+    import bm25s
+
+    article_count = len(articles)
+    # Written in id order; each article is let go once stored, so the texts do not stay in
+    # memory next to the growing vector and BM25 arrays.
+    articles.sort(key=lambda a: a.id, reverse=True)
+    store = create_store(work_dir / layout.STORE)
+    vectors = VectorWriter(work_dir, encoder.dimension, ann)
+    progress = progress_bar(show_progress, unit="article", desc="indexing", total=article_count)
+
+    sentence_file = open(work_dir / layout.SENTENCE_VECTORS, "wb")
+    sink = EmbeddingSink(
+        encoder, known[0], known[1],
+        emit_chunks=vectors.add,
+        emit_sentences=lambda batch: sentence_file.write(batch.astype(np.float16).tobytes()),
+    )
+    lexical = _LexicalCorpus()
+    reusable = previous is not None and previous.manifest.get("analysis") == ANALYSIS_VERSION \
+        and previous.manifest.get("chunker") == settings.as_dict()
+    # An unchanged article's chunks are read back, not split again (bench/scale.py update).
+    same_chunks = reusable and previous is not None and previous.manifest.get("chunking") == CHUNKING_VERSION
+    row = sentence_count = 0
+    try:
+        while articles:
+            article = articles.pop()
+            kept = reusable and previous is not None and previous.holds_text(article.id, article.text)
+            row, sentence_count = _add_article(
+                store, article, settings, sink, lexical, row, sentence_count,
+                previous.sentence_analysis(article.id) if kept and previous else None,
+                previous.article_chunks(article.id, article.text) if kept and same_chunks and previous else None,
+            )
+            counted = (census or {}).get(article.id)
+            if counted is None and previous is not None:  # kept from the previous generation
+                counted = previous.paragraphs_of(article.id)
+            if counted is not None:
+                insert_census(store, counted)
+            progress.update(1)
+        sink.finish()
+    finally:
+        sink.close()
+    sentence_file.close()
+    progress.close()
+    if vectors.count != row:
+        raise QAError(f"internal error: {vectors.count} vectors for {row} chunks")
+    finish_store(store)
+    structure = vectors.finish()
+    retriever = bm25s.BM25()
+    retriever.index(lexical.corpus(), show_progress=False)
+    retriever.save(str(work_dir / layout.BM25_DIR), show_progress=False)
+    (work_dir / layout.TERMS).write_text(json.dumps(lexical.document_frequency, separators=(",", ":")))
+    return {"chunks": row, "sentences": sentence_count, "deleted": [], **structure}, sink.embedded
 
 
 def _add_article(

@@ -137,5 +137,35 @@ def test_a_crash_at_each_step_of_the_switch_leaves_an_answering_index(tmp_path, 
     assert finished.returncode == 0, finished.stderr
     assert "indexed 5 articles" in finished.stdout
     names = sorted(p.name for p in index.iterdir())
-    assert [n for n in names if n.startswith("gen-")] == [(index / "CURRENT").read_text().strip()]
+    current = (index / "CURRENT").read_text().strip()
+    in_use = {current, *(s["name"] for s in json.loads((index / current / "manifest.json").read_text())["segments"])}
+    assert {n for n in names if n.startswith("gen-")} == in_use  # the update's segment and the one before
     assert not [n for n in names if n.endswith((".partial", ".tmp"))], names
+
+
+@pytest.mark.parametrize("step", ["before-fsync", "before-current-rename"])
+def test_a_crash_during_a_merge_leaves_the_previous_segments_answering(tmp_path, step):
+    corpus = tmp_path / "corpus"
+    write_articles(corpus, 10, "harbour")  # big enough to stay its own segment
+    index = tmp_path / "idx"
+    assert run_cli("index", str(corpus), "--index", str(index), "--model", "hashing").returncode == 0
+    write_articles(corpus, 2, "railway")
+    assert run_cli("index", str(corpus), "--index", str(index)).returncode == 0  # a second segment
+    current = (index / "CURRENT").read_text().strip()
+    segments = json.loads((index / current / "manifest.json").read_text())["segments"]
+    assert len(segments) == 2
+    ask = ["ask", "What did officials discuss about the railway budget?", "--json", "--index", str(index)]
+    before = json.loads(run_cli(*ask).stdout)
+
+    write_articles(corpus, 4, "railway")  # two more: this update merges the railway segment
+    crashed = subprocess.run([sys.executable, "-c", CRASH_AT, step, "index", str(corpus), "--index",
+                              str(index)], cwd=REPO, capture_output=True, text=True, check=False)
+    assert crashed.returncode == 9, crashed.stderr
+    assert (index / "CURRENT").read_text().strip() == current
+    assert json.loads(run_cli(*ask).stdout) == before, f"answer changed after a crash {step}"
+
+    assert run_cli("index", str(corpus), "--index", str(index)).returncode == 0
+    current = (index / "CURRENT").read_text().strip()
+    merged = json.loads((index / current / "manifest.json").read_text())["segments"]
+    assert [s["name"] for s in merged] == [segments[0]["name"], current]  # railway folded in
+    assert {p.name for p in index.iterdir() if p.name.startswith("gen-")} == {s["name"] for s in merged}

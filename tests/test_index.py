@@ -54,7 +54,7 @@ def test_manifest_records_model_and_format(tmp_path):
     write_corpus(tmp_path / "c", articles=5)
     report = build_index([tmp_path / "c"], tmp_path / "idx", encoder=HashingEncoder())
     info = index_info(tmp_path / "idx")
-    assert info.manifest["format_version"] == 3
+    assert info.manifest["format_version"] == 4
     assert info.manifest["vectors"] == {"kind": "flat", "requested": "auto", "lists": 0}
     assert info.manifest["model"] == "hashing"
     assert info.manifest["dimension"] == 256
@@ -135,9 +135,10 @@ def test_an_updated_index_holds_the_vectors_a_fresh_build_would(tmp_path, encode
 
     def vectors_by_place(directory: Path) -> dict[tuple[str, int, int], np.ndarray]:
         index = Index.open(directory)
-        chunks = index.chunks(list(range(index.chunk_count)))
-        matrix = index.vectors.matrix()
-        found = {(c.article_id, c.start, c.end): matrix[row] for row, c in enumerate(chunks)}
+        rows = index.live_rows()
+        chunks = index.chunks(list(rows))
+        matrix = index.chunk_vectors(rows)
+        found = {(c.article_id, c.start, c.end): matrix[n] for n, c in enumerate(chunks)}
         for chunk in chunks:
             for s in chunk.sentences:
                 found[(chunk.article_id, s.start, -s.end)] = np.asarray(
@@ -438,11 +439,11 @@ def test_an_update_reads_unchanged_articles_chunks_back_and_they_equal_a_rebuild
     assert sorted(Path(p).name for p in split) == ["003.txt", "030.txt"]
     build_index([tmp_path / "c"], tmp_path / "fresh", encoder=HashingEncoder(), rebuild=True)
 
-    def layout(index: Index) -> list:
-        chunks = index.chunks(list(range(index.chunk_count)))
-        return [(c.id, c.start, c.end, [(s.start, s.end, s.vector_row) for s in c.sentences])
-                for c in chunks]
+    def layout(index: Index) -> dict:
+        """Each live chunk's place and its sentences', with each sentence's stored vector."""
+        chunks = index.chunks(list(index.live_rows()))
+        return {c.id: (c.start, c.end, [(s.start, s.end, index.sentence_vectors[s.vector_row].tobytes())
+                                         for s in c.sentences]) for c in chunks}
 
     updated, fresh = Index.open(tmp_path / "idx"), Index.open(tmp_path / "fresh")
     assert layout(updated) == layout(fresh)
-    assert np.array_equal(np.asarray(updated.sentence_vectors), np.asarray(fresh.sentence_vectors))

@@ -162,9 +162,10 @@ def test_remove_keeps_the_vectors_of_the_kept_chunks_as_they_were(tmp_path, monk
 
     def vectors(index_dir: Path) -> dict[tuple[str, int, int], np.ndarray]:
         index = Index.open(index_dir)
-        chunks = index.chunks(list(range(index.chunk_count)))
-        matrix = index.vectors.matrix()
-        found = {(c.article_id, c.start, c.end): matrix[row] for row, c in enumerate(chunks)}
+        rows = index.live_rows()
+        chunks = index.chunks(list(rows))
+        matrix = index.chunk_vectors(rows)
+        found = {(c.article_id, c.start, c.end): matrix[n] for n, c in enumerate(chunks)}
         for c in chunks:
             for s in c.sentences:
                 found[(c.article_id, s.start, -s.end)] = np.asarray(index.sentence_vectors[s.vector_row])

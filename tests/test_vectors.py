@@ -119,14 +119,17 @@ def test_a_format_2_index_is_read_as_flat_and_upgraded_by_the_next_update(tmp_pa
     before = index.dense_search(questions, 5)
     manifest_path = index.generation / MANIFEST
     index.close()
-    manifest = json.loads(manifest_path.read_text())  # format 2 wrote no "vectors" entry
-    del manifest["vectors"]
+    manifest = json.loads(manifest_path.read_text())  # format 2 wrote no "vectors" or "segments"
+    del manifest["vectors"], manifest["segments"]
     manifest_path.write_text(json.dumps({**manifest, "format_version": 2}))
     old = Index.open(tmp_path / "idx")
-    assert old.vectors.layout.kind == "flat" and old.dense_search(questions, 5) == before
+    assert old.segments[0].vectors.layout.kind == "flat" and old.dense_search(questions, 5) == before
     old.close()
+    (tmp_path / "c" / "900.txt").write_text("A late story\n\nThe railway timetable changed.")
     report = build_index([tmp_path / "c"], tmp_path / "idx", encoder=encoder)
-    assert report.embedded_chunks == 0  # its vectors were reused
+    assert report.added == 1 and report.embedded_chunks == 1  # only the new article was embedded
     upgraded = Index.open(tmp_path / "idx")
-    assert upgraded.manifest["format_version"] == 3 and upgraded.dense_search(questions, 5) == before
+    assert upgraded.manifest["format_version"] == 4 and len(upgraded.segments) == 2
+    assert upgraded.segments[0].vectors.layout.kind == "flat"  # the format 2 files, read as they are
+    assert upgraded.dense_search(questions, 5) == before
     upgraded.close()
