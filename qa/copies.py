@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 import unicodedata
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+
+import numpy as np
 
 from qa.models import Article
 
@@ -49,29 +51,99 @@ def shingle_overlaps(signatures: Sequence[set[int]]) -> Iterator[tuple[int, int,
             yield position, other, count
 
 
-def find_copies(articles: Sequence[Article]) -> dict[str, str]:
+def signature(text: str) -> np.ndarray:
+    """An article's sampled shingle hashes, sorted (what the index stores for later updates)."""
+    return np.array(sorted(_shingles(text)), dtype=np.uint32)
+
+
+def find_copies(articles: Sequence[Article], known: Mapping[str, np.ndarray] | None = None) -> dict[str, str]:
     """Map the id of every article that has near-duplicates to its group's id (the earliest
-    dated member's id); articles without copies are left out."""
-    signatures = [_shingles(a.text) for a in articles]
+    dated member's id); articles without copies are left out. ``known``: signatures already
+    computed, by article id."""
+    signatures = [_usable(known[a.id]) if known and a.id in known else _shingles(a.text) for a in articles]
     signatures = [s if len(s) >= MIN_SHINGLES else set() for s in signatures]
-    parent = list(range(len(articles)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    groups = _UnionFind()
     for position, other, count in shingle_overlaps(signatures):
-        if count >= CONTAINMENT * max(len(signatures[position]), len(signatures[other])):  # both ways
-            parent[root(other)] = root(position)
-    groups: dict[int, list[int]] = {}
-    for position in range(len(articles)):
-        groups.setdefault(root(position), []).append(position)
-    copies = {}
-    for members in groups.values():
-        if len(members) > 1:
-            first = min(members, key=lambda m: (articles[m].date or "9999", articles[m].id))
-            for member in members:
-                copies[articles[member].id] = articles[first].id
-    return copies
+        if _copies(count, signatures[position], signatures[other]):
+            groups.join(articles[position].id, articles[other].id)
+    return groups.named({a.id: a.date for a in articles})
+
+
+def grown_copies(
+    previous: Mapping[str, str],
+    dates: Mapping[str, str | None],
+    signatures: Mapping[str, np.ndarray],
+    written: Collection[str],
+    gone: Collection[str],
+) -> dict[str, str]:
+    """The copy groups after an update, without comparing the articles that did not change
+    with each other again: ``previous`` groups minus the ``gone`` articles (a group that lost a
+    member is checked again, in case it held the others together), and every ``written``
+    article compared with all. ``dates`` and ``signatures``: every article of the archive now."""
+    groups = _UnionFind()
+    members: dict[str, list[str]] = {}
+    for article_id, group in previous.items():
+        if article_id not in gone and article_id in dates:
+            members.setdefault(group, []).append(article_id)
+    broken = {previous[i] for i in gone if i in previous}
+    for group, ids in members.items():
+        if group not in broken:
+            for other in ids[1:]:
+                groups.join(ids[0], other)
+            continue
+        sets = [_usable(signatures[i]) for i in ids]
+        for position, other, count in shingle_overlaps(sets):
+            if _copies(count, sets[position], sets[other]):
+                groups.join(ids[position], ids[other])
+    new = [i for i in written if i in signatures]
+    new_sets = {i: _usable(signatures[i]) for i in new}
+    wanted = np.array(sorted(set().union(*new_sets.values())), dtype=np.uint32) if new_sets else None
+    if wanted is not None and len(wanted):
+        for article_id, values in signatures.items():
+            if not len(values) or not np.isin(values, wanted, assume_unique=True).any():
+                continue
+            mine = _usable(values)
+            for other, theirs in new_sets.items():
+                if other != article_id and _copies(len(mine & theirs), mine, theirs):
+                    groups.join(article_id, other)
+    return groups.named(dates)
+
+
+def _usable(values: np.ndarray) -> set[int]:
+    found = set(values.tolist())
+    return found if len(found) >= MIN_SHINGLES else set()
+
+
+def _copies(shared: int, first: set[int], second: set[int]) -> bool:
+    """Whether two signatures are copies: each holds CONTAINMENT of the other (both ways)."""
+    return bool(first and second) and shared >= CONTAINMENT * max(len(first), len(second))
+
+
+class _UnionFind:
+    """Groups of article ids, joined pair by pair."""
+
+    def __init__(self) -> None:
+        self._parent: dict[str, str] = {}
+
+    def root(self, item: str) -> str:
+        parent = self._parent
+        parent.setdefault(item, item)
+        while parent[item] != item:
+            parent[item] = parent[parent[item]]
+            item = parent[item]
+        return item
+
+    def join(self, first: str, second: str) -> None:
+        self._parent[self.root(second)] = self.root(first)
+
+    def named(self, dates: Mapping[str, str | None]) -> dict[str, str]:
+        """Every grouped id -> its group's earliest dated member's id."""
+        groups: dict[str, list[str]] = {}
+        for item in self._parent:
+            groups.setdefault(self.root(item), []).append(item)
+        copies = {}
+        for ids in groups.values():
+            if len(ids) > 1:
+                first = min(ids, key=lambda i: (dates.get(i) or "9999", i))
+                copies.update((i, first) for i in ids)
+        return copies

@@ -33,6 +33,7 @@ CREATE INDEX chunks_by_article ON chunks(article_id, ordinal);
 CREATE TABLE sentences (row INTEGER PRIMARY KEY, hash TEXT NOT NULL);
 CREATE TABLE analysis (article_id TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE paragraphs (article_id TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE signatures (article_id TEXT PRIMARY KEY, data BLOB NOT NULL);
 """
 # Filters read these instead of the articles' rows (which hold the whole text).
 FILTER_INDEXES = """
@@ -78,6 +79,12 @@ def insert_chunk(
 
 def insert_census(store: sqlite3.Connection, census: ParagraphCensus) -> None:
     store.execute("INSERT INTO paragraphs VALUES (?, ?)", (census.article_id, census.to_json()))
+
+
+def insert_signature(store: sqlite3.Connection, article_id: str, signature: np.ndarray) -> None:
+    """An article's copy-detection signature (``qa.copies.signature``: sorted uint32)."""
+    store.execute("INSERT INTO signatures VALUES (?, ?)",
+                  (article_id, np.asarray(signature, dtype="<u4").tobytes()))
 
 
 def fold(text: str | None) -> str:
@@ -269,6 +276,15 @@ class Store:
         except sqlite3.OperationalError:
             return None
         return None if found is None else ParagraphCensus.from_json(article_id, found[0])
+
+    def signatures(self) -> dict[str, np.ndarray] | None:
+        """Every article's copy-detection signature; None for a store written before they were
+        kept."""
+        try:
+            rows = self._store.execute("SELECT article_id, data FROM signatures").fetchall()
+        except sqlite3.OperationalError:  # no such table
+            return None
+        return {i: np.frombuffer(data, dtype="<u4") for i, data in rows}
 
     def sentence_hashes(self) -> list[tuple[int, str]]:
         """(sentence row, hash of the chunk text it was read in and its span there)."""

@@ -20,14 +20,15 @@ from qa import layout
 from qa.analysis import ANALYSIS_VERSION, analyse
 from qa.chunk import CHUNKING_VERSION, ChunkSettings, chunk_article
 from qa.clean import ParagraphCensus
-from qa.copies import find_copies
+from qa.copies import find_copies, grown_copies, signature
 from qa.errors import IndexFormatError, InputError, QAError
 from qa.index import Index
 from qa.ingest import Skipped, Trimmed, file_id, load_articles, record_id
 from qa.lexical import tokenize
 from qa.models import Article, Chunk, Sentence
 from qa.sink import EmbeddingSink, StoredModel, load_encoder, same_model
-from qa.store import create_store, finish_store, insert_article, insert_census, insert_chunk
+from qa.store import (create_store, finish_store, insert_article, insert_census, insert_chunk,
+                      insert_signature)
 from qa.vectors import VectorLayout, VectorWriter, choose_layout
 
 if TYPE_CHECKING:
@@ -204,8 +205,10 @@ def _replace_generation(
     known: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] = ({}, {})
     if reuse and previous is not None:
         known = _stored_vectors(previous, previous.segments)
+    signatures = {a.id: signature(a.text) for a in articles}
     generation = _write_generation(root, articles, encoder, settings, previous, show_progress, ann,
-                                   census, kept=[], copies=find_copies(articles), known=known)
+                                   census, kept=[], copies=find_copies(articles, signatures),
+                                   known=known, signatures=signatures)
     return _switch(root, previous, generation)
 
 
@@ -274,10 +277,24 @@ def _update_generation(
             [i for i in changed if homes[i] == number])
         chunks.update(more_chunks)
         sentences.update(more_sentences)
+    signatures = _signatures(previous, articles, {a.id for a in written})
+    copies = grown_copies(previous.copies, {a.id: a.date for a in articles}, signatures,
+                          [a.id for a in written], replaced)
     generation = _write_generation(
         root, written + moved, encoder, settings, previous, show_progress, ann, census,
-        kept=kept, copies=find_copies(articles), known=(chunks, sentences), article_count=len(articles))
+        kept=kept, copies=copies, known=(chunks, sentences), article_count=len(articles),
+        signatures=signatures)
     return _switch(root, previous, generation)
+
+
+def _signatures(previous: Index, articles: list[Article], written: set[str]) -> dict[str, np.ndarray]:
+    """The copy-detection signature of every article of the new generation: stored ones as
+    they are, computed for the ``written`` articles and those of segments that kept none."""
+    stored: dict[str, np.ndarray] = {}
+    for segment in previous.segments:
+        stored.update(segment.signatures() or {})
+    return {a.id: stored[a.id] if a.id in stored and a.id not in written else signature(a.text)
+            for a in articles}
 
 
 # The merge policy (after Lucene's tiered merge, in its simplest, logarithmic form): the new
@@ -432,6 +449,7 @@ def _write_generation(
     kept: list[dict[str, Any]],
     copies: dict[str, str],
     known: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
+    signatures: Mapping[str, np.ndarray],
     article_count: int | None = None,
 ) -> _Generation:
     """Seal a new generation made of the ``kept`` segments (manifest entries) and, when there
@@ -443,7 +461,7 @@ def _write_generation(
         structure = {"vectors": previous.manifest["vectors"]} if previous and "vectors" in previous.manifest else {}
         if articles:
             entry, embedded = _write_segment(work_dir, articles, encoder, settings, previous,
-                                             show_progress, ann, census, known)
+                                             show_progress, ann, census, known, signatures)
             segments.append({"name": name, **entry})
             structure = {"vectors": entry["vectors"]}
         (work_dir / layout.COPIES).write_text(json.dumps(copies, separators=(",", ":")))
@@ -479,6 +497,7 @@ def _write_segment(
     ann: str,
     census: Mapping[str, ParagraphCensus] | None,
     known: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
+    signatures: Mapping[str, np.ndarray],
 ) -> tuple[dict[str, Any], int]:
     """Write one segment's files into ``work_dir``: its manifest entry and how many chunks were
     embedded (the others' vectors are in ``known``, by hash)."""
@@ -518,6 +537,8 @@ def _write_segment(
                 counted = previous.paragraphs_of(article.id)
             if counted is not None:
                 insert_census(store, counted)
+            found = signatures.get(article.id)
+            insert_signature(store, article.id, signature(article.text) if found is None else found)
             progress.update(1)
         sink.finish()
     finally:

@@ -118,3 +118,37 @@ def test_stories_sharing_a_dateline_and_first_sentence_are_both_answerable(tmp_p
         first = ask(index, question, k=2).quotes[0]
         assert record_id(first.article.id) == wanted and words in first.text
         assert first.copies == ()
+
+
+def test_an_update_finds_copies_as_a_fresh_build_does_without_comparing_the_old_again(tmp_path, monkeypatch):
+    """Copies found across segments: a new copy joins its group, a removed member that held
+    the group together splits it (hashing encoder: storage logic)."""
+    import qa.copies
+    from embeddings import HashingEncoder
+
+    folder = tmp_path / "c"
+    folder.mkdir()
+    other = "A different story about a football match and its final score. " * 5
+    (folder / "a.txt").write_text("Budget\n\n" + STORY * 3)
+    (folder / "x.txt").write_text("Match\n\n" + other)
+    for n in range(6):
+        (folder / f"filler-{n}.txt").write_text(f"Filler {n}\n\n" + f"Item {n} on the harbour works was read. " * (n + 8))
+    encoder = HashingEncoder()
+    build_index([folder], tmp_path / "idx", encoder=encoder)
+    assert Index.open(tmp_path / "idx").copies == {}
+    (folder / "b.txt").write_text("Budget wire\n\nWIRE — " + STORY * 3 + "Copyright 2024.")
+    shingled = []
+    shingles = qa.copies._shingles
+    monkeypatch.setattr(qa.copies, "_shingles", lambda text: shingled.append(text) or shingles(text))
+    build_index([folder], tmp_path / "idx", encoder=encoder)
+    assert len(shingled) == 1  # only the new article's text was shingled
+    grown = Index.open(tmp_path / "idx")
+    assert len(grown.segments) == 2
+    pair = {i for i, a in grown.all_articles().items() if a.title.startswith("Budget")}
+    assert set(grown.copies) == pair and len(set(grown.copies.values())) == 1
+    grown.close()
+    (folder / "a.txt").unlink()
+    build_index([folder], tmp_path / "idx", encoder=encoder)
+    assert Index.open(tmp_path / "idx").copies == {}  # one member left: no group
+    build_index([folder], tmp_path / "fresh", encoder=encoder)
+    assert Index.open(tmp_path / "fresh").copies == {}
