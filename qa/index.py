@@ -22,6 +22,7 @@ from qa.errors import IndexFormatError, IndexMissingError
 from qa.layout import CURRENT_FILE
 from qa.lexical import tokenize
 from qa.clean import ParagraphCensus
+from qa.ingest import FileState
 from qa.models import Article, Chunk, Filters, Sentence
 from qa.segment import Segment, segment_manifest
 from qa.sink import load_encoder
@@ -79,6 +80,7 @@ class Index:
         self._sentence_vectors: _StackedRows | None = None
         self._newest_date: date | None = None
         self._copies: dict[str, str] | None = None
+        self._files: dict[str, FileState] | None = None
         self._copy_members: dict[str, list[str]] = {}
 
     @classmethod
@@ -400,6 +402,19 @@ class Index:
             return []
         return [self.article(other) for other in self._copy_members[group]
                 if other != article_id and other in self.article_dates]
+
+    @property
+    def files(self) -> dict[str, FileState]:
+        """The files the articles were read from, as they were then (by resolved path); empty
+        for a generation written before they were kept."""
+        if self._files is None:
+            path = self.generation / layout.FILES
+            try:
+                found = json.loads(path.read_text()) if path.exists() else {}
+                self._files = {p: FileState.from_json(state) for p, state in found.items()}
+            except (OSError, ValueError, TypeError) as exc:
+                raise layout.corrupt(self.root, "its file table is unreadable") from exc
+        return self._files
 
     @property
     def sentence_vectors(self) -> np.ndarray | _StackedRows:

@@ -71,6 +71,25 @@ class Trimmed:
 
 
 @dataclass(frozen=True)
+class FileState:
+    """A file as it was when last read (size, modification and change times, inode) and what
+    reading it reported: an update does not read an unchanged file again, and reports the same."""
+
+    stamp: tuple[int, ...]
+    skipped: tuple[Skipped, ...] = ()
+    trimmed: tuple[Trimmed, ...] = ()
+
+    def to_json(self) -> list[Any]:
+        return [list(self.stamp), [[p.path, p.reason] for p in self.skipped],
+                [[p.path, p.reason] for p in self.trimmed]]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> FileState:
+        stamp, skipped, trimmed = data
+        return cls(tuple(stamp), tuple(Skipped(*p) for p in skipped), tuple(Trimmed(*p) for p in trimmed))
+
+
+@dataclass(frozen=True)
 class IngestResult:
     """The articles loaded from some paths and what was skipped or trimmed on the way."""
 
@@ -78,15 +97,48 @@ class IngestResult:
     skipped: tuple[Skipped, ...]
     census: dict[str, ParagraphCensus] = field(default_factory=dict)  # by article id, before cleaning
     trimmed: tuple[Trimmed, ...] = ()
+    files: dict[str, FileState] = field(default_factory=dict)  # by resolved path: to keep
+    unchanged: tuple[str, ...] = ()  # resolved paths of files not read again: as ``known_files`` holds them
 
 
-def load_articles(paths: Sequence[str | Path], known: Sequence[ParagraphCensus] = ()) -> IngestResult:
+# Bump when reading or cleaning changes what an article's text is: an index whose manifest
+# records another version reads every file again instead of keeping unchanged files' articles.
+READING_VERSION = 1
+# A file modified this recently before it is read may change again within the same timestamp
+# tick without its stamp showing it, so its state is not kept: the next update reads it again.
+_SETTLED_NS = 2 * 10**9
+
+
+def file_stamp(path: Path) -> tuple[int, ...] | None:
+    """What shows that a file changed: size, modification and change times, inode; None when
+    it cannot be read or changed too recently to be told apart from a change to come."""
+    import time
+
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode) or time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) < _SETTLED_NS:
+        return None
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+
+
+def load_articles(
+    paths: Sequence[str | Path],
+    known: Sequence[ParagraphCensus] = (),
+    known_files: dict[str, FileState] | None = None,
+) -> IngestResult:
     """Load the articles under ``paths`` (files or folders), cleaned, without corpus boilerplate
-    (counted with ``known``, the paragraph census of the articles already indexed)."""
+    (counted with ``known``, the paragraph census of the articles already indexed). A file whose
+    stamp is the one in ``known_files`` is not read again: it is listed as unchanged, with what
+    reading it reported then."""
     articles: list[Article] = []
     skipped: list[Skipped] = []
     trimmed: list[Trimmed] = []
     seen: set[Path] = set()
+    files: dict[str, FileState] = {}
+    unchanged: list[str] = []
+    read: dict[str, tuple[tuple[int, ...], list[Article], list[Skipped | Trimmed]]] = {}
     for given in paths:
         given_path = Path(given)
         try:
@@ -103,18 +155,33 @@ def load_articles(paths: Sequence[str | Path], known: Sequence[ParagraphCensus] 
             if resolved in seen:
                 continue
             seen.add(resolved)
+            stamp = file_stamp(file)
+            before = (known_files or {}).get(str(resolved))
+            if stamp is not None and before is not None and before.stamp == stamp:
+                unchanged.append(str(resolved))
+                files[str(resolved)] = before
+                skipped.extend(before.skipped)
+                trimmed.extend(before.trimmed)
+                continue
             loaded, problems = _load_file(file, resolved, explicit=not is_dir)
             articles.extend(loaded)
             for problem in problems:
                 (trimmed if isinstance(problem, Trimmed) else skipped).append(problem)
+            if stamp is not None:
+                read[str(resolved)] = (stamp, loaded, problems)
     kept = remove_corpus_boilerplate(articles, known)
     left = {article.id for article in kept}
     census = {article.id: paragraph_census(article) for article in articles if article.id in left}
-    skipped += [_boilerplate_only(article) for article in articles if article.id not in left]
+    emptied = {article.id: _boilerplate_only(article) for article in articles if article.id not in left}
+    skipped += emptied.values()
+    for path, (stamp, loaded, problems) in read.items():
+        problems = problems + [emptied[a.id] for a in loaded if a.id in emptied]
+        files[path] = FileState(stamp, tuple(p for p in problems if isinstance(p, Skipped)),
+                                tuple(p for p in problems if isinstance(p, Trimmed)))
     for problem in skipped:
         log.info("skipped %s: %s", problem.path, problem.reason)
     return IngestResult(articles=tuple(kept), skipped=tuple(skipped), census=census,
-                        trimmed=tuple(trimmed))
+                        trimmed=tuple(trimmed), files=files, unchanged=tuple(unchanged))
 
 
 def _boilerplate_only(article: Article) -> Skipped:

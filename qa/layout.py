@@ -33,6 +33,7 @@ TERMS = "terms.json"
 SENTENCE_VECTORS = "sentences.f16"
 CHUNK_VECTORS = "chunks.f16"
 COPIES = "copies.json"
+FILES = "files.json"
 
 
 @contextlib.contextmanager

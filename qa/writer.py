@@ -23,7 +23,7 @@ from qa.clean import ParagraphCensus
 from qa.copies import find_copies, grown_copies, signature
 from qa.errors import IndexFormatError, InputError, QAError
 from qa.index import Index
-from qa.ingest import Skipped, Trimmed, file_id, load_articles, record_id
+from qa.ingest import READING_VERSION, FileState, Skipped, Trimmed, file_id, load_articles, record_id
 from qa.lexical import tokenize
 from qa.models import Article, Chunk, Sentence
 from qa.sink import EmbeddingSink, StoredModel, load_encoder, same_model
@@ -102,14 +102,18 @@ def build_index(
     with layout.writer_lock(root):
         previous = None if rebuild else Index.open_if_present(root)
         model_name = _resolve_model_name(model, previous)
-        ingested = load_articles(paths, previous.paragraph_census() if previous else ())
-        if not ingested.articles:
+        known_files = previous.files if previous and previous.manifest.get("reading") == READING_VERSION else {}
+        ingested = load_articles(paths, previous.paragraph_census() if previous else (), known_files)
+        old_articles = previous.all_articles() if previous else {}
+        new_articles = {a.id: a for a in ingested.articles}
+        if ingested.unchanged:  # files not read again: their articles as indexed
+            unchanged_files = set(ingested.unchanged)
+            new_articles.update((i, a) for i, a in old_articles.items()
+                                if a.path in unchanged_files and i not in new_articles)
+        if not new_articles:
             where = ", ".join(str(p) for p in paths)
             detail = f" ({len(ingested.skipped)} files skipped)" if ingested.skipped else ""
             raise InputError(f"no articles found in {where}{detail}")
-
-        old_articles = previous.all_articles() if previous else {}
-        new_articles = {a.id: a for a in ingested.articles}
         removed = pruned_ids(old_articles, new_articles, paths, ingested.skipped) if prune else set()
         merged = {i: a for i, a in old_articles.items() if i not in removed and i not in new_articles}
         merged.update(new_articles)
@@ -122,7 +126,7 @@ def build_index(
         # What an update writes: the articles that are new or not stored exactly as read now.
         written = [a for i, a in new_articles.items() if old_articles.get(i) != a]
         articles, skipped, census = list(merged.values()), ingested.skipped, ingested.census
-        trimmed = ingested.trimmed
+        trimmed, files = ingested.trimmed, ingested.files
         del ingested, old_articles, new_articles, merged  # the writer lets each article go once stored
 
         if encoder is None:
@@ -133,10 +137,10 @@ def build_index(
         if previous is not None and _can_add_segment(previous, encoder, settings, ann):
             replaced = {a.id for a in written} | removed
             generation = _update_generation(root, previous, written, articles, replaced, encoder,
-                                            settings, show_progress, ann, census)
+                                            settings, show_progress, ann, census, files)
         else:
             generation = _replace_generation(
-                root, articles, encoder, settings, previous, show_progress, ann, census)
+                root, articles, encoder, settings, previous, show_progress, ann, census, files)
     return IndexReport(
         index_dir=str(root),
         added=added,
@@ -172,16 +176,20 @@ def remove_articles(
                 f"that would remove all {len(old)} articles: delete {root} instead"
             )
         kept = [a for i, a in old.items() if i not in gone]
+        # A file that held a removed article is read again by the next update (which re-adds
+        # the article if the file still has it, as before segments).
+        emptied = {old[i].path for i in gone}
+        files = {p: state for p, state in previous.files.items() if p not in emptied}
         del old
         settings = ChunkSettings(**previous.manifest["chunker"])
         model = StoredModel(previous.manifest)
         requested = VectorLayout.from_manifest(previous.manifest).requested
         if _can_add_segment(previous, model, settings, requested):
             generation = _update_generation(root, previous, [], kept, gone, model, settings,
-                                            show_progress, requested)
+                                            show_progress, requested, files=files)
         else:
             generation = _replace_generation(
-                root, kept, model, settings, previous, show_progress, requested)
+                root, kept, model, settings, previous, show_progress, requested, files=files)
     return IndexReport(
         index_dir=str(root), added=0, updated=0, unchanged=generation.article_count,
         removed=len(gone), skipped=(), articles=generation.article_count, chunks=generation.chunk_count,
@@ -198,6 +206,7 @@ def _replace_generation(
     show_progress: bool,
     ann: str,
     census: Mapping[str, ParagraphCensus] | None = None,
+    files: Mapping[str, FileState] | None = None,
 ) -> _Generation:
     """Write a generation of one segment holding ``articles`` (the list is emptied as they are
     stored), switch to it, and drop the older ones (the caller holds the writer lock)."""
@@ -208,7 +217,7 @@ def _replace_generation(
     signatures = {a.id: signature(a.text) for a in articles}
     generation = _write_generation(root, articles, encoder, settings, previous, show_progress, ann,
                                    census, kept=[], copies=find_copies(articles, signatures),
-                                   known=known, signatures=signatures)
+                                   known=known, signatures=signatures, files=files or {})
     return _switch(root, previous, generation)
 
 
@@ -233,6 +242,7 @@ def _update_generation(
     show_progress: bool,
     ann: str,
     census: Mapping[str, ParagraphCensus] | None = None,
+    files: Mapping[str, FileState] | None = None,
 ) -> _Generation:
     """An update in proportion to what changed: the previous segments stay as they are, the
     articles in ``replaced`` (changed or removed) become tombstones in the segment holding
@@ -248,7 +258,8 @@ def _update_generation(
     for article_id in replaced:
         if article_id in homes:
             tombstones.setdefault(homes[article_id], set()).add(article_id)
-    if not written and not tombstones:  # nothing to write; leftovers of earlier runs still go
+    files = files or {}
+    if not written and not tombstones and files == previous.files:  # nothing to write; leftovers still go
         chunks_now = previous.stats()[1]
         previous.close()
         layout.remove_stale_generations(root, keep={previous.generation.name, *(e["name"] for e in entries)})
@@ -283,7 +294,7 @@ def _update_generation(
     generation = _write_generation(
         root, written + moved, encoder, settings, previous, show_progress, ann, census,
         kept=kept, copies=copies, known=(chunks, sentences), article_count=len(articles),
-        signatures=signatures)
+        signatures=signatures, files=files)
     return _switch(root, previous, generation)
 
 
@@ -450,6 +461,7 @@ def _write_generation(
     copies: dict[str, str],
     known: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
     signatures: Mapping[str, np.ndarray],
+    files: Mapping[str, FileState],
     article_count: int | None = None,
 ) -> _Generation:
     """Seal a new generation made of the ``kept`` segments (manifest entries) and, when there
@@ -465,6 +477,8 @@ def _write_generation(
             segments.append({"name": name, **entry})
             structure = {"vectors": entry["vectors"]}
         (work_dir / layout.COPIES).write_text(json.dumps(copies, separators=(",", ":")))
+        (work_dir / layout.FILES).write_text(json.dumps(
+            {path: state.to_json() for path, state in files.items()}, separators=(",", ":")))
         manifest = {
             "format_version": layout.FORMAT_VERSION,
             "model": encoder.name,
@@ -476,6 +490,7 @@ def _write_generation(
             "sentences": sum(int(e["sentences"]) for e in segments),
             "analysis": ANALYSIS_VERSION,
             "chunking": CHUNKING_VERSION,
+            "reading": READING_VERSION,
             **structure,
             "segments": segments,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -178,3 +178,50 @@ def test_segments_scores_match_one_segment_within_length_normalisation(tmp_path)
     assert np.all(np.abs(ratio - 1) < 0.1), ratio
     grown.close()
     fresh.close()
+
+
+def test_an_update_reads_only_changed_files_and_reports_as_before(tmp_path, monkeypatch):
+    """Unchanged files (same size, times and inode) are not read again; what reading them
+    reported (skipped, trimmed) is reported again, and the index equals a fresh build."""
+    import os
+
+    import qa.ingest
+
+    monkeypatch.setattr(qa.ingest, "_SETTLED_NS", 0)  # these files are seconds old, not minutes
+    folder = tmp_path / "c"
+    for n in range(8):
+        write_story(folder, n)
+    appeal = "\n\n".join(f"News sentence number {n} about the harbour." for n in range(6))
+    (folder / "appeal.txt").write_text("Harbour news\n\n" + appeal + "\n\nDear readers,\n\nWe need your money.\n\nThanks.")
+    (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
+    encoder = HashingEncoder()
+    first = build_index([folder], tmp_path / "idx", encoder=encoder)
+    assert first.skipped and first.trimmed
+
+    read: list[str] = []
+    load_file = qa.ingest._load_file
+    monkeypatch.setattr(qa.ingest, "_load_file", lambda path, *a, **k: read.append(path.name) or load_file(path, *a, **k))
+    again = build_index([folder], tmp_path / "idx", encoder=encoder)
+    assert read == [] and (again.unchanged, again.added, again.articles) == (9, 0, 9)
+    assert (again.skipped, again.trimmed) == (first.skipped, first.trimmed)
+
+    (folder / "003.txt").write_text("Story 3 rewritten\n\nA glacier report replaced it.")
+    write_story(folder, 20)
+    os.utime(folder / "005.txt")  # touched, not changed: read again, nothing rewritten
+    grown = build_index([folder], tmp_path / "idx", encoder=encoder)
+    assert sorted(read) == ["003.txt", "005.txt", "020.txt"]
+    assert (grown.added, grown.updated, grown.articles) == (1, 1, 10)
+    read.clear()
+    build_index([folder], tmp_path / "idx", encoder=encoder)
+    assert read == []  # the touched file's new stamp was kept
+
+    gone = remove_articles([str(folder / "001.txt")], tmp_path / "idx")
+    assert gone.removed == 1
+    back = build_index([folder], tmp_path / "idx", encoder=encoder)
+    assert read == ["001.txt"] and back.added == 1  # a removed article's file is read again
+
+    build_index([folder], tmp_path / "fresh", encoder=encoder)
+    grown_index, fresh = Index.open(tmp_path / "idx"), Index.open(tmp_path / "fresh")
+    assert live_layout(grown_index) == live_layout(fresh)
+    grown_index.close()
+    fresh.close()
