@@ -38,8 +38,7 @@ class StoredVectors:
     def __init__(self, index: Index) -> None:
         self.name, self.backend = index.manifest["model"], index.manifest["backend"]
         self.dimension = int(index.manifest["dimension"])
-        self._chunks = index.vectors_by_embed_hash()
-        self._sentences = index.sentence_vectors_by_hash()
+        self._chunks, self._sentences = index.stored_vectors()
 
     def encode_with_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
                           **_: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -46,7 +46,8 @@ def baseline_metrics(index: Index, gold: list[GoldQuestion], method: str) -> dic
         import torch
         from sentence_transformers import util
 
-        corpus = torch.from_numpy(np.asarray(index.vectors.matrix(), dtype=np.float32))
+        live = index.live_rows()
+        corpus = torch.from_numpy(index.chunk_vectors(live))
         found = util.semantic_search(
             torch.from_numpy(index.encoder.encode(questions)), corpus, top_k=depth
         )
@@ -54,7 +55,7 @@ def baseline_metrics(index: Index, gold: list[GoldQuestion], method: str) -> dic
         lexical = index.lexical_search(questions, depth)
     ranks, answer_hits, answer_first = [], 0, 0
     for q, item in enumerate(gold):
-        dense = [(h["corpus_id"], h["score"]) for h in found[q]] if method != "bm25" else []
+        dense = [(int(live[h["corpus_id"]]), h["score"]) for h in found[q]] if method != "bm25" else []
         if method == "bm25":
             ranking = lexical[q]
         elif method == "dense":

@@ -79,7 +79,7 @@ def run_vectors(options: argparse.Namespace) -> None:
         from qa.index import Index
 
         index = Index.open(options.from_index)
-        real = np.asarray(index.vectors.matrix(), dtype=np.float32)
+        real = index.chunk_vectors(index.live_rows())
         index.close()
     queries = np.vstack(list(synthetic(options.queries, 999, real)))
     started = time.monotonic()
@@ -133,7 +133,10 @@ def run_update(options: argparse.Namespace) -> None:
 
         def write(n: int) -> None:
             paragraphs = ["\n".join(" ".join(rng.choice(words, 18)) + "." for _ in range(5)) for _ in range(6)]
-            (corpus / f"{n:06d}.txt").write_text(f"Story {n}\n\n" + "\n\n".join(paragraphs))
+            path = corpus / f"{n:06d}.txt"
+            path.write_text(f"Story {n}\n\n" + "\n\n".join(paragraphs))
+            yesterday = time.time() - 86400  # an archive's files are not seconds old
+            os.utime(path, (yesterday, yesterday))
 
         for n in range(options.articles):
             write(n)
@@ -141,6 +144,7 @@ def run_update(options: argparse.Namespace) -> None:
         started = time.monotonic()
         build_index([corpus], work / "idx", encoder=encoder)
         full = time.monotonic() - started
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         before = _generation_bytes(work / "idx")
         for n in range(options.articles, options.articles + max(1, round(options.articles * options.added))):
             write(n)
@@ -153,9 +157,10 @@ def run_update(options: argparse.Namespace) -> None:
         print(f"\n## Update cost: {report.added} articles added to {options.articles} "
               f"(hashing encoder)\n")
         print("| index bytes before | after | bytes written by the update | share of the index | "
-              "full build s | update s |")
-        print("| --- | --- | --- | --- | --- | --- |")
-        print(f"| {before:,} | {after:,} | {written:,} | {written / after:.0%} | {full:.1f} | {update:.1f} |")
+              "full build s | update s | share of the build's time | peak RSS of the build MB |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        print(f"| {before:,} | {after:,} | {written:,} | {written / after:.1%} | {full:.1f} | "
+              f"{update:.2f} | {update / full:.1%} | {peak:.0f} |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -68,7 +68,7 @@ def indexing(data: Path, articles: int) -> list[tuple[str, str]]:
             seconds, peak = index_run(sample, index_dir)
             peaks.append(f"{peak:.0f} MB at {count} articles")
         index = Index.open(index_dir)
-        chunks = index.chunks(list(range(index.chunk_count)))
+        chunks = index.chunks(list(index.live_rows()))
         texts = [embedding_text(index.article(c.article_id), c) for c in chunks]
         sentences = int(index.manifest["sentences"])
         torch_encoder = load_encoder(backend="torch")

@@ -308,6 +308,17 @@ class Index:
             result[picked] = self.segments[number].vectors.rows(rows[picked] - self._row_starts[number])
         return result
 
+    def stored_vectors(self, segments: Sequence[Segment] | None = None
+                       ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """The stored chunk vectors (by the hash of the text they embed) and sentence vectors
+        (by their hash) of some segments (all by default), for reuse when they are rewritten."""
+        chunks: dict[str, np.ndarray] = {}
+        sentences: dict[str, np.ndarray] = {}
+        for segment in self.segments if segments is None else segments:
+            chunks.update(segment.vectors_by_embed_hash())
+            sentences.update(segment.sentence_vectors_by_hash())
+        return chunks, sentences
+
     # -- searches
 
     def dense_search(

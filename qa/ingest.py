@@ -111,14 +111,15 @@ _SETTLED_NS = 2 * 10**9
 
 def file_stamp(path: Path) -> tuple[int, ...] | None:
     """What shows that a file changed: size, modification and change times, inode; None when
-    it cannot be read or changed too recently to be told apart from a change to come."""
+    it cannot be read or its content changed too recently to be told apart from a change to
+    come (a copy that keeps an old modification time has a new change time)."""
     import time
 
     try:
         info = os.stat(path)
     except OSError:
         return None
-    if not stat.S_ISREG(info.st_mode) or time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) < _SETTLED_NS:
+    if not stat.S_ISREG(info.st_mode) or time.time_ns() - info.st_mtime_ns < _SETTLED_NS:
         return None
     return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
 

@@ -213,7 +213,7 @@ def _replace_generation(
     reuse = previous is not None and same_model(previous.manifest, encoder)
     known: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] = ({}, {})
     if reuse and previous is not None:
-        known = _stored_vectors(previous, previous.segments)
+        known = previous.stored_vectors()
     signatures = {a.id: signature(a.text) for a in articles}
     generation = _write_generation(root, articles, encoder, settings, previous, show_progress, ann,
                                    census, kept=[], copies=find_copies(articles, signatures),
@@ -281,7 +281,7 @@ def _update_generation(
         entry["deleted"] = sorted(set(entry.get("deleted", ())) | fresh)
         entry["deleted_chunks"] = entry.get("deleted_chunks", 0) + previous.segments[number].chunks_of(fresh)
         kept.append(entry)
-    chunks, sentences = _stored_vectors(previous, [previous.segments[n] for n in folded])
+    chunks, sentences = previous.stored_vectors([previous.segments[n] for n in folded])
     changed = [i for i in (a.id for a in written) if i in homes]
     for number in {homes[i] for i in changed} - folded:
         more_chunks, more_sentences = previous.segments[number].vectors_of_articles(
@@ -333,16 +333,6 @@ def _segments_to_merge(sizes: list[tuple[int, int, int]], incoming: int) -> set[
         else:
             break
     return folded
-
-
-def _stored_vectors(previous: Index, segments: Sequence[Any]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The stored chunk and sentence vectors of whole segments, by hash, for reuse."""
-    chunks: dict[str, np.ndarray] = {}
-    sentences: dict[str, np.ndarray] = {}
-    for segment in segments:
-        chunks.update(segment.vectors_by_embed_hash())
-        sentences.update(segment.sentence_vectors_by_hash())
-    return chunks, sentences
 
 
 def _switch(root: Path, previous: Index | None, generation: _Generation) -> _Generation:
