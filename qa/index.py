@@ -188,10 +188,11 @@ class Index:
     def article(self, article_id: str) -> Article:
         return self._home(article_id).article(article_id)
 
-    def all_articles(self) -> dict[str, Article]:
+    def all_articles(self, texts: bool = True) -> dict[str, Article]:
+        """Every live article (without ``texts``: with empty texts, see ``Store.all_articles``)."""
         found: dict[str, Article] = {}
         for segment, deleted in zip(self.segments, self._deleted):
-            found.update((i, a) for i, a in segment.all_articles().items() if i not in deleted)
+            found.update((i, a) for i, a in segment.all_articles(texts).items() if i not in deleted)
         return found
 
     def chunks(self, rows: Sequence[int]) -> list[Chunk]:

@@ -130,8 +130,13 @@ class Store:
             cached = self._articles[article_id] = _article_from_row(row)
         return cached
 
-    def all_articles(self) -> dict[str, Article]:
-        rows = self._store.execute("SELECT * FROM articles").fetchall()
+    def all_articles(self, texts: bool = True) -> dict[str, Article]:
+        """Every article; without ``texts``, each with an empty text (its metadata, content hash
+        and line map only: what an update compares and prunes by)."""
+        text = "text" if texts else "''"
+        rows = self._store.execute(
+            "SELECT id, path, url, title, date, source, byline, content_hash, "
+            f"{text}, line_starts, line_numbers FROM articles").fetchall()
         return {row[0]: _article_from_row(row) for row in rows}
 
     def chunks(self, rows: Sequence[int]) -> list[Chunk]:

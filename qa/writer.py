@@ -9,7 +9,7 @@ import os
 import time
 from array import array
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,7 +104,7 @@ def build_index(
         model_name = _resolve_model_name(model, previous)
         known_files = previous.files if previous and previous.manifest.get("reading") == READING_VERSION else {}
         ingested = load_articles(paths, previous.paragraph_census() if previous else (), known_files)
-        old_articles = previous.all_articles() if previous else {}
+        old_articles = previous.all_articles(texts=False) if previous else {}  # texts stay on disk
         new_articles = {a.id: a for a in ingested.articles}
         if ingested.unchanged:  # files not read again: their articles as indexed
             unchanged_files = set(ingested.unchanged)
@@ -124,7 +124,7 @@ def build_index(
         )
         updated = len(new_articles) - added - unchanged
         # What an update writes: the articles that are new or not stored exactly as read now.
-        written = [a for i, a in new_articles.items() if old_articles.get(i) != a]
+        written = [a for i, a in new_articles.items() if not _stored_as(old_articles.get(i), a, previous)]
         articles, skipped, census = list(merged.values()), ingested.skipped, ingested.census
         trimmed, files = ingested.trimmed, ingested.files
         del ingested, old_articles, new_articles, merged  # the writer lets each article go once stored
@@ -139,6 +139,7 @@ def build_index(
             generation = _update_generation(root, previous, written, articles, replaced, encoder,
                                             settings, show_progress, ann, census, files)
         else:
+            articles = _with_texts(articles, previous)
             generation = _replace_generation(
                 root, articles, encoder, settings, previous, show_progress, ann, census, files)
     return IndexReport(
@@ -167,7 +168,7 @@ def remove_articles(
         Index.open(root)  # says there is no index there, and how to build one
     with layout.writer_lock(root):
         previous = Index.open(root)
-        old = previous.all_articles()
+        old = previous.all_articles(texts=False)
         gone = set().union(*(named_by(target, old) for target in targets))
         if not gone:
             raise InputError(f"nothing in the index at {root} matches {', '.join(targets)}")
@@ -188,8 +189,8 @@ def remove_articles(
             generation = _update_generation(root, previous, [], kept, gone, model, settings,
                                             show_progress, requested, files=files)
         else:
-            generation = _replace_generation(
-                root, kept, model, settings, previous, show_progress, requested, files=files)
+            generation = _replace_generation(root, _with_texts(kept, previous), model, settings,
+                                             previous, show_progress, requested, files=files)
     return IndexReport(
         index_dir=str(root), added=0, updated=0, unchanged=generation.article_count,
         removed=len(gone), skipped=(), articles=generation.article_count, chunks=generation.chunk_count,
@@ -219,6 +220,20 @@ def _replace_generation(
                                    census, kept=[], copies=find_copies(articles, signatures),
                                    known=known, signatures=signatures, files=files or {})
     return _switch(root, previous, generation)
+
+
+def _stored_as(stored: Article | None, article: Article, previous: Index | None) -> bool:
+    """Whether ``stored`` (an article as indexed, its text left on disk) is ``article`` as read
+    now: same metadata and line map, same text."""
+    if stored is None or previous is None:
+        return False
+    return stored is article or (replace(stored, text=article.text) == article
+                                 and previous.holds_text(article.id, article.text))
+
+
+def _with_texts(articles: list[Article], previous: Index | None) -> list[Article]:
+    """The articles with their texts: those read from the index without one get it."""
+    return [a if a.text or previous is None else previous.article(a.id) for a in articles]
 
 
 def _can_add_segment(previous: Index, encoder: Encoder, settings: ChunkSettings, ann: str) -> bool:
@@ -304,8 +319,8 @@ def _signatures(previous: Index, articles: list[Article], written: set[str]) -> 
     stored: dict[str, np.ndarray] = {}
     for segment in previous.segments:
         stored.update(segment.signatures() or {})
-    return {a.id: stored[a.id] if a.id in stored and a.id not in written else signature(a.text)
-            for a in articles}
+    return {a.id: stored[a.id] if a.id in stored and a.id not in written
+            else signature(a.text or previous.article(a.id).text) for a in articles}
 
 
 # The merge policy (after Lucene's tiered merge, in its simplest, logarithmic form): the new

@@ -152,3 +152,26 @@ def test_an_update_finds_copies_as_a_fresh_build_does_without_comparing_the_old_
     assert Index.open(tmp_path / "idx").copies == {}  # one member left: no group
     build_index([folder], tmp_path / "fresh", encoder=encoder)
     assert Index.open(tmp_path / "fresh").copies == {}
+
+
+def test_an_update_of_a_store_without_signatures_shingles_its_texts(tmp_path):
+    """A segment written before signatures were kept: its articles' texts are read back."""
+    import sqlite3
+
+    from embeddings import HashingEncoder
+    from qa import layout
+
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Budget\n\n" + STORY * 3)
+    (folder / "x.txt").write_text("Match\n\n" + "A different story about a football match. " * 9)
+    build_index([folder], tmp_path / "idx", encoder=HashingEncoder())
+    generation = tmp_path / "idx" / (tmp_path / "idx" / "CURRENT").read_text().strip()
+    with sqlite3.connect(generation / layout.STORE) as store:
+        store.execute("DROP TABLE signatures")
+    (folder / "b.txt").write_text("Budget wire\n\nWIRE — " + STORY * 3 + "Copyright 2024.")
+    build_index([folder], tmp_path / "idx", encoder=HashingEncoder())
+    index = Index.open(tmp_path / "idx")
+    assert len(index.segments) == 2
+    budget = {i for i, a in index.all_articles().items() if a.title.startswith("Budget")}
+    assert set(index.copies) == budget and len(budget) == 2
