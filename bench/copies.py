@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from qa.copies import CONTAINMENT, MIN_SHINGLES, _shingles, find_copies, shingle_overlaps  # noqa: E402
+from qa.copies import CONTAINMENT, MIN_SHINGLES, find_copies, shingle_overlaps, signature  # noqa: E402
 from qa.ingest import load_articles  # noqa: E402
 
 
@@ -25,7 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(REPO.parent / "shared/data/realtimeqa-dev"))
     articles = load_articles([Path(parser.parse_args().data) / "articles.jsonl"]).articles
-    signatures = [_shingles(a.text) for a in articles]
+    signatures = [signature(a.text) for a in articles]
     rows = []
     for position, other, count in shingle_overlaps(signatures):
         sizes = sorted((len(signatures[position]), len(signatures[other])))

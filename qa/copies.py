@@ -35,20 +35,31 @@ def _shingles(text: str) -> set[int]:
     return hashes
 
 
-def shingle_overlaps(signatures: Sequence[set[int]]) -> Iterator[tuple[int, int, int]]:
-    """``(i, j, shared)`` for every pair ``i < j`` of signatures that share ``shared`` shingles."""
-    postings: dict[int, list[int]] = {}
-    for position, signature in enumerate(signatures):
-        for value in signature:
-            postings.setdefault(value, []).append(position)
-    for position, signature in enumerate(signatures):
-        shared: dict[int, int] = {}
-        for value in signature:
-            for other in postings[value]:
-                if other > position:
-                    shared[other] = shared.get(other, 0) + 1
-        for other, count in shared.items():
-            yield position, other, count
+def shingle_overlaps(signatures: Sequence[np.ndarray]) -> Iterator[tuple[int, int, int]]:
+    """``(i, j, shared)`` for every pair ``i < j`` of signatures (sorted, unique uint32 arrays)
+    that share ``shared`` shingles. All values sit in one sorted array (8 bytes a shingle), and
+    each signature looks its values up there in turn, so memory stays a few bytes a shingle."""
+    sizes = np.array([len(s) for s in signatures], dtype=np.int64)
+    if not sizes.sum():
+        return
+    values = np.concatenate([np.asarray(s, dtype=np.uint32) for s in signatures])
+    owners = np.repeat(np.arange(len(signatures), dtype=np.int32), sizes)
+    order = np.argsort(values, kind="stable")
+    values, owners = values[order], owners[order]
+    del order
+    for position, mine in enumerate(signatures):
+        if not len(mine):
+            continue
+        low = np.searchsorted(values, mine, "left")
+        lengths = np.searchsorted(values, mine, "right") - low
+        total = int(lengths.sum())
+        starts = np.repeat(low - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+        others = owners[starts + np.arange(total)]
+        others = others[others > position]
+        if len(others):
+            found, counts = np.unique(others, return_counts=True)
+            for other, count in zip(found.tolist(), counts.tolist()):
+                yield position, other, count
 
 
 def signature(text: str) -> np.ndarray:
@@ -60,11 +71,10 @@ def find_copies(articles: Sequence[Article], known: Mapping[str, np.ndarray] | N
     """Map the id of every article that has near-duplicates to its group's id (the earliest
     dated member's id); articles without copies are left out. ``known``: signatures already
     computed, by article id."""
-    signatures = [_usable(known[a.id]) if known and a.id in known else _shingles(a.text) for a in articles]
-    signatures = [s if len(s) >= MIN_SHINGLES else set() for s in signatures]
+    signatures = [_usable(known[a.id] if known and a.id in known else signature(a.text)) for a in articles]
     groups = _UnionFind()
     for position, other, count in shingle_overlaps(signatures):
-        if _copies(count, signatures[position], signatures[other]):
+        if _copies(count, len(signatures[position]), len(signatures[other])):
             groups.join(articles[position].id, articles[other].id)
     return groups.named({a.id: a.date for a in articles})
 
@@ -91,32 +101,33 @@ def grown_copies(
             for other in ids[1:]:
                 groups.join(ids[0], other)
             continue
-        sets = [_usable(signatures[i]) for i in ids]
-        for position, other, count in shingle_overlaps(sets):
-            if _copies(count, sets[position], sets[other]):
+        arrays = [_usable(signatures[i]) for i in ids]
+        for position, other, count in shingle_overlaps(arrays):
+            if _copies(count, len(arrays[position]), len(arrays[other])):
                 groups.join(ids[position], ids[other])
-    new = [i for i in written if i in signatures]
-    new_sets = {i: _usable(signatures[i]) for i in new}
-    wanted = np.array(sorted(set().union(*new_sets.values())), dtype=np.uint32) if new_sets else None
-    if wanted is not None and len(wanted):
+    new = {i: _usable(signatures[i]) for i in written if i in signatures}
+    wanted = np.unique(np.concatenate(list(new.values()))) if new else np.zeros(0, dtype=np.uint32)
+    if len(wanted):
         for article_id, values in signatures.items():
-            if not len(values) or not np.isin(values, wanted, assume_unique=True).any():
-                continue
             mine = _usable(values)
-            for other, theirs in new_sets.items():
-                if other != article_id and _copies(len(mine & theirs), mine, theirs):
+            if not len(mine) or not np.isin(mine, wanted, assume_unique=True).any():
+                continue
+            for other, theirs in new.items():
+                shared = len(np.intersect1d(mine, theirs, assume_unique=True))
+                if other != article_id and _copies(shared, len(mine), len(theirs)):
                     groups.join(article_id, other)
     return groups.named(dates)
 
 
-def _usable(values: np.ndarray) -> set[int]:
-    found = set(values.tolist())
-    return found if len(found) >= MIN_SHINGLES else set()
+def _usable(values: np.ndarray) -> np.ndarray:
+    """A signature as compared: empty when too short to tell a copy (MIN_SHINGLES)."""
+    values = np.asarray(values, dtype=np.uint32)
+    return values if len(values) >= MIN_SHINGLES else values[:0]
 
 
-def _copies(shared: int, first: set[int], second: set[int]) -> bool:
-    """Whether two signatures are copies: each holds CONTAINMENT of the other (both ways)."""
-    return bool(first and second) and shared >= CONTAINMENT * max(len(first), len(second))
+def _copies(shared: int, first: int, second: int) -> bool:
+    """Whether two signatures of these sizes are copies: each holds CONTAINMENT of the other."""
+    return bool(first and second) and shared >= CONTAINMENT * max(first, second)
 
 
 class _UnionFind:
