@@ -54,7 +54,7 @@ def indexing(data: Path, articles: int) -> list[tuple[str, str]]:
     from embeddings import load_encoder
     from embeddings.onnx import OnnxEncoder
     from qa.index import Index
-    from qa.writer import embedding_text
+    from qa.segment_writer import embedding_text
 
     rows = []
     with tempfile.TemporaryDirectory() as work:
@@ -100,7 +100,7 @@ def encoder_memory(index_dir: Path, rounds: int = 5) -> list[tuple[str, str]]:
     levels off after the first round."""
     from embeddings import load_encoder
     from qa.index import Index
-    from qa.writer import embedding_text, sentence_span
+    from qa.segment_writer import embedding_text, sentence_span
 
     def rss() -> float:
         return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6

@@ -55,7 +55,8 @@ from qa.milvus_store import (
 from qa.models import Article, Sentence
 from qa.sink import load_encoder
 from qa.store import fold
-from qa.writer import IndexReport, embedding_text, named_by, pruned_ids, qa_version, sentence_span
+from qa.segment_writer import embedding_text, sentence_span
+from qa.writer import IndexReport, named_by, pruned_ids, qa_version
 
 if TYPE_CHECKING:
     from embeddings import Encoder
@@ -241,7 +242,7 @@ class _Writer:
     def replace(self, articles: list[Article], old: dict[str, Article], ray_address: str | None = None) -> None:
         """Write these articles' new versions (prepared here, or on Ray given ``ray_address``)
         and drop their old ones."""
-        from qa.writer import progress_bar
+        from qa.segment_writer import progress_bar
 
         if ray_address is not None:
             from qa.ray_build import prepare_on_ray

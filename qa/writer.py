@@ -3,11 +3,9 @@ drops articles from it (``remove_articles``), reusing stored vectors, and switch
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
-from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -17,22 +15,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qa import layout
-from qa.analysis import ANALYSIS_VERSION, analyse
-from qa.chunk import CHUNKING_VERSION, ChunkSettings, chunk_article
+from qa.analysis import ANALYSIS_VERSION
+from qa.chunk import CHUNKING_VERSION, ChunkSettings
 from qa.clean import ParagraphCensus
 from qa.copies import find_copies, grown_copies, signature
-from qa.errors import IndexFormatError, InputError, QAError
+from qa.errors import IndexFormatError, InputError
 from qa.index import Index
 from qa.ingest import READING_VERSION, FileState, Skipped, Trimmed, file_id, load_articles, record_id
-from qa.lexical import tokenize
-from qa.models import Article, Chunk, Sentence
-from qa.sink import EmbeddingSink, StoredModel, load_encoder, same_model
-from qa.store import (create_store, finish_store, insert_article, insert_census, insert_chunk,
-                      insert_signature)
-from qa.vectors import VectorLayout, VectorWriter, choose_layout
+from qa.models import Article
+from qa.segment_writer import write_segment
+from qa.sink import StoredModel, load_encoder, same_model
+from qa.vectors import VectorLayout, choose_layout
 
 if TYPE_CHECKING:
-    import sqlite3
 
     from embeddings import Encoder
 
@@ -53,20 +48,6 @@ class IndexReport:
     seconds: float
     trimmed: tuple[Trimmed, ...] = ()  # articles indexed without some of their text, and why
 
-
-
-def embedding_text(article: Article, chunk: Chunk) -> str:
-    """The text that is embedded and BM25-indexed for a chunk: its article's title gives context."""
-    title = (article.title or "").strip()
-    if title and title not in chunk.text:
-        return f"{title}\n{chunk.text}"
-    return chunk.text
-
-
-def sentence_span(text: str, chunk: Chunk, sentence: Sentence) -> tuple[int, int]:
-    """Where ``sentence`` lies in ``text``, the chunk's embedded text (its title may lead)."""
-    shift = len(text) - len(chunk.text) - chunk.start
-    return sentence.start + shift, sentence.end + shift
 
 
 def build_index(
@@ -477,7 +458,7 @@ def _write_generation(
         embedded = 0
         structure = {"vectors": previous.manifest["vectors"]} if previous and "vectors" in previous.manifest else {}
         if articles:
-            entry, embedded = _write_segment(work_dir, articles, encoder, settings, previous,
+            entry, embedded = write_segment(work_dir, articles, encoder, settings, previous,
                                              show_progress, ann, census, known, signatures)
             segments.append({"name": name, **entry})
             structure = {"vectors": entry["vectors"]}
@@ -505,144 +486,6 @@ def _write_generation(
     live_chunks = sum(int(e["chunks"]) - int(e.get("deleted_chunks", 0)) for e in segments)
     return _Generation(name=name, article_count=total, chunk_count=live_chunks,
                        embedded=embedded, segments=tuple(e["name"] for e in segments))
-
-
-def _write_segment(
-    work_dir: Path,
-    articles: list[Article],
-    encoder: Encoder,
-    settings: ChunkSettings,
-    previous: Index | None,
-    show_progress: bool,
-    ann: str,
-    census: Mapping[str, ParagraphCensus] | None,
-    known: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
-    signatures: Mapping[str, np.ndarray],
-) -> tuple[dict[str, Any], int]:
-    """Write one segment's files into ``work_dir``: its manifest entry and how many chunks were
-    embedded (the others' vectors are in ``known``, by hash)."""
-    import bm25s
-
-    article_count = len(articles)
-    # Written in id order; each article is let go once stored, so the texts do not stay in
-    # memory next to the growing vector and BM25 arrays.
-    articles.sort(key=lambda a: a.id, reverse=True)
-    store = create_store(work_dir / layout.STORE)
-    vectors = VectorWriter(work_dir, encoder.dimension, ann)
-    progress = progress_bar(show_progress, unit="article", desc="indexing", total=article_count)
-
-    sentence_file = open(work_dir / layout.SENTENCE_VECTORS, "wb")
-    sink = EmbeddingSink(
-        encoder, known[0], known[1],
-        emit_chunks=vectors.add,
-        emit_sentences=lambda batch: sentence_file.write(batch.astype(np.float16).tobytes()),
-    )
-    lexical = _LexicalCorpus()
-    reusable = previous is not None and previous.manifest.get("analysis") == ANALYSIS_VERSION \
-        and previous.manifest.get("chunker") == settings.as_dict()
-    # An unchanged article's chunks are read back, not split again (bench/scale.py update).
-    same_chunks = reusable and previous is not None and previous.manifest.get("chunking") == CHUNKING_VERSION
-    row = sentence_count = 0
-    try:
-        while articles:
-            article = articles.pop()
-            kept = reusable and previous is not None and previous.holds_text(article.id, article.text)
-            row, sentence_count = _add_article(
-                store, article, settings, sink, lexical, row, sentence_count,
-                previous.sentence_analysis(article.id) if kept and previous else None,
-                previous.article_chunks(article.id, article.text) if kept and same_chunks and previous else None,
-            )
-            counted = (census or {}).get(article.id)
-            if counted is None and previous is not None:  # kept from the previous generation
-                counted = previous.paragraphs_of(article.id)
-            if counted is not None:
-                insert_census(store, counted)
-            found = signatures.get(article.id)
-            insert_signature(store, article.id, signature(article.text) if found is None else found)
-            progress.update(1)
-        sink.finish()
-    finally:
-        sink.close()
-    sentence_file.close()
-    progress.close()
-    if vectors.count != row:
-        raise QAError(f"internal error: {vectors.count} vectors for {row} chunks")
-    finish_store(store)
-    structure = vectors.finish()
-    retriever = bm25s.BM25()
-    retriever.index(lexical.corpus(), show_progress=False)
-    retriever.save(str(work_dir / layout.BM25_DIR), show_progress=False)
-    (work_dir / layout.TERMS).write_text(json.dumps(lexical.document_frequency, separators=(",", ":")))
-    return {"chunks": row, "sentences": sentence_count, "deleted": [], **structure}, sink.embedded
-
-
-def _add_article(
-    store: sqlite3.Connection,
-    article: Article,
-    settings: ChunkSettings,
-    sink: EmbeddingSink,
-    lexical: _LexicalCorpus,
-    row: int,
-    sentence_row: int,
-    analysis: str | None = None,
-    chunks: list[Chunk] | None = None,
-) -> tuple[int, int]:
-    """Store an article with its chunks, sentences and their analysis (``analysis`` and
-    ``chunks``: the previous generation's, when still valid) from the given rows on, and queue
-    them for embedding and BM25; returns the next free chunk and sentence rows."""
-    insert_article(store, article)
-    sentence_rows: dict[Sentence, int] = {}  # each sentence once, in text order
-    for chunk in chunks or chunk_article(article, settings):
-        text = embedding_text(article, chunk)
-        embed_hash = hashlib.sha1(text.encode()).hexdigest()
-        introduced = []  # sentences first seen in this chunk: they are read in its context
-        for sentence in chunk.sentences:
-            if sentence not in sentence_rows:
-                span = sentence_span(text, chunk, sentence)
-                key = hashlib.sha1(f"{embed_hash}:{span[0]}:{span[1]}".encode()).hexdigest()
-                store.execute("INSERT INTO sentences VALUES (?, ?)", (sentence_row, key))
-                sentence_rows[sentence] = sentence_row
-                introduced.append((key, span))
-                sentence_row += 1
-        insert_chunk(store, row, chunk, embed_hash, sentence_rows)
-        lexical.add(tokenize(text))
-        sink.add(embed_hash, text, introduced)
-        row += 1
-    store.execute("INSERT INTO analysis VALUES (?, ?)",
-                  (article.id, analysis or analyse(article.text, list(sentence_rows)).to_json()))
-    return row, sentence_row
-
-
-class _LexicalCorpus:
-    """The chunks' index terms as compact arrays of term ids (4 bytes a token, not a Python
-    string each), and how many chunks hold each term."""
-
-    def __init__(self) -> None:
-        self.vocabulary: dict[str, int] = {}
-        self.document_frequency: dict[str, int] = {}
-        self._documents: list[array] = []
-
-    def add(self, terms: list[str]) -> None:
-        vocabulary = self.vocabulary
-        ids = array("i", [vocabulary.setdefault(term, len(vocabulary)) for term in terms])
-        self._documents.append(ids)
-        for term in set(terms):
-            self.document_frequency[term] = self.document_frequency.get(term, 0) + 1
-
-    def corpus(self) -> Any:
-        """What ``bm25s.BM25.index`` takes."""
-        from bm25s.tokenization import Tokenized
-
-        if not self.vocabulary:
-            return [[]]
-        return Tokenized(ids=self._documents, vocab=self.vocabulary)
-
-
-def progress_bar(show: bool, unit: str, desc: str, total: int | None = None):  # type: ignore[no-untyped-def]
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit=unit, desc=desc, disable=not show, dynamic_ncols=True,
-                leave=False)
 
 
 def qa_version() -> str:

@@ -10,7 +10,8 @@ import pytest
 from embeddings import HashingEncoder
 from qa.errors import IndexFormatError, IndexMissingError, InputError
 from qa.index import Index, index_info
-from qa.writer import build_index, embedding_text
+from qa.segment_writer import embedding_text
+from qa.writer import build_index
 
 TOPICS = ["election", "wildfire", "inflation", "vaccine", "satellite", "earthquake", "strike",
           "tariff", "drought", "merger", "protest", "hurricane"]
@@ -425,15 +426,15 @@ def test_an_article_is_cleaned_the_same_alone_or_with_its_folder(tmp_path):
 def test_an_update_reads_unchanged_articles_chunks_back_and_they_equal_a_rebuild(tmp_path, monkeypatch):
     """Only new or changed articles are split into chunks again; the chunks, sentences and
     their vector rows of the updated index equal those of a full rebuild (hashing encoder)."""
-    import qa.writer
+    import qa.segment_writer
 
     write_corpus(tmp_path / "c", articles=30)
     build_index([tmp_path / "c"], tmp_path / "idx", encoder=HashingEncoder())
     (tmp_path / "c" / "030.txt").write_text("Story 30 about a comet\n\nA comet passed. It was bright.")
     (tmp_path / "c" / "003.txt").write_text("Story 3 rewritten\n\nThe tariff vote failed. Talks go on.")
     split = []
-    chunk_article = qa.writer.chunk_article
-    monkeypatch.setattr(qa.writer, "chunk_article",
+    chunk_article = qa.segment_writer.chunk_article
+    monkeypatch.setattr(qa.segment_writer, "chunk_article",
                         lambda article, settings: split.append(article.path) or chunk_article(article, settings))
     build_index([tmp_path / "c"], tmp_path / "idx", encoder=HashingEncoder())
     assert sorted(Path(p).name for p in split) == ["003.txt", "030.txt"]
