@@ -28,7 +28,7 @@ def test_an_update_reuses_the_analysis_of_unchanged_articles(tmp_path, corpus_co
     build_index([corpus_copy], tmp_path / "idx", encoder=HashingEncoder())
     analysed = []
     real = analysis.analyse
-    monkeypatch.setattr("qa.writer.analyse", lambda text, sentences: analysed.append(text) or real(text, sentences))
+    monkeypatch.setattr("qa.segment_writer.analyse", lambda text, sentences: analysed.append(text) or real(text, sentences))
     changed = sorted(corpus_copy.glob("*.txt"))[0]
     changed.write_text(changed.read_text().replace(" the ", " the updated ", 1))
     report = build_index([corpus_copy], tmp_path / "idx", encoder=HashingEncoder())
