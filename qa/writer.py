@@ -308,11 +308,13 @@ def _signatures(previous: Index, articles: list[Article], written: set[str]) -> 
 # segment takes in every older segment no larger (in live articles) than MERGE_RATIO times
 # what it holds so far, smallest first, so segments double in size as they merge and each
 # article is rewritten O(log n) times; and any segment at least MAX_DELETED_SHARE deleted (its
-# tombstones are dropped by rewriting its live articles). MAX_SEGMENTS bounds the number of
-# segments a search visits whatever the sizes.
+# tombstones are dropped by rewriting its live articles). A merge never grows a segment past
+# MAX_MERGED_ARTICLES (Lucene's maximum merged segment size), so no update rewrites more than
+# that; MAX_SEGMENTS bounds how many segments below that size a search visits.
 MERGE_RATIO = 1.0
 MAX_DELETED_SHARE = 0.5
 MAX_SEGMENTS = 12
+MAX_MERGED_ARTICLES = 100_000
 
 
 def _segments_to_merge(sizes: list[tuple[int, int, int]], incoming: int) -> set[int]:
@@ -321,7 +323,10 @@ def _segments_to_merge(sizes: list[tuple[int, int, int]], incoming: int) -> set[
     folded = {n for n, live, stored in sizes if stored and (stored - live) / stored >= MAX_DELETED_SHARE}
     holding = incoming + sum(live for n, live, _ in sizes if n in folded)
     rest = sorted((live, n) for n, live, _ in sizes if n not in folded and live > 0)
+    rest = [(live, n) for live, n in rest if live + incoming <= MAX_MERGED_ARTICLES]  # full ones stay
     for position, (live, number) in enumerate(rest):
+        if holding + live > MAX_MERGED_ARTICLES:
+            break
         segments_left = len(rest) - position + 1  # these and the new one
         if live <= MERGE_RATIO * holding or segments_left > MAX_SEGMENTS:
             folded.add(number)

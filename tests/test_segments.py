@@ -225,3 +225,25 @@ def test_an_update_reads_only_changed_files_and_reports_as_before(tmp_path, monk
     assert live_layout(grown_index) == live_layout(fresh)
     grown_index.close()
     fresh.close()
+
+
+def test_a_merge_never_grows_a_segment_past_its_maximum(tmp_path, monkeypatch):
+    """Segments at the maximum merged size are left as they are: an update rewrites at most
+    that many articles, however large the archive."""
+    import qa.writer
+
+    monkeypatch.setattr(qa.writer, "MAX_MERGED_ARTICLES", 6)
+    encoder = HashingEncoder()
+    sizes = []
+    for n in range(20):
+        write_story(tmp_path / "c", n)
+        report = build_index([tmp_path / "c"], tmp_path / "idx", encoder=encoder)
+        index = Index.open(tmp_path / "idx")
+        sizes.append(sorted(len(s.article_dates) for s in index.segments))
+        index.close()
+        assert report.articles == n + 1
+    assert all(size <= 6 for step in sizes for size in step)
+    assert sizes[-1] == [4, 4, 4, 4, 4]  # 4 + 4 would pass the maximum: they stay side by side
+    build_index([tmp_path / "c"], tmp_path / "fresh", encoder=encoder)
+    grown, fresh = Index.open(tmp_path / "idx"), Index.open(tmp_path / "fresh")
+    assert live_layout(grown) == live_layout(fresh)
