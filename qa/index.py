@@ -143,14 +143,15 @@ class Index:
     def _segment_of_row(self, row: int) -> int:
         return int(np.searchsorted(self._row_starts, row, side="right")) - 1
 
-    def _home(self, article_id: str) -> Segment:
-        home = self._article_homes().get(article_id)
+    def _home(self, article_id: str) -> int:
+        """The number of the segment holding a live article."""
+        home = self.article_homes().get(article_id)
         if home is None:
             raise layout.corrupt(self.root, f"its store has no article {article_id!r} that it refers to")
-        return self.segments[home]
+        return home
 
-    def _article_homes(self) -> dict[str, int]:
-        """The segment holding each live article."""
+    def article_homes(self) -> dict[str, int]:
+        """The number of the segment holding each live article (loaded once)."""
         if self._homes is None:
             homes: dict[str, int] = {}
             dates: dict[str, str | None] = {}
@@ -186,7 +187,7 @@ class Index:
     # -- articles and chunks
 
     def article(self, article_id: str) -> Article:
-        return self._home(article_id).article(article_id)
+        return self.segments[self._home(article_id)].article(article_id)
 
     def all_articles(self, texts: bool = True) -> dict[str, Article]:
         """Every live article (without ``texts``: with empty texts, see ``Store.all_articles``)."""
@@ -212,24 +213,23 @@ class Index:
     def article_sentences(self, article_id: str) -> tuple[tuple[Sentence, ...], tuple[str, ...]]:
         """Every sentence of an article in text order, with its vector row, and the id of the
         first chunk that holds each."""
-        segment = self._home(article_id)
-        sentences, chunk_ids = segment.article_sentences(article_id)
-        shift = int(self._sentence_starts[self.segments.index(segment)])
+        number = self._home(article_id)
+        sentences, chunk_ids = self.segments[number].article_sentences(article_id)
+        shift = int(self._sentence_starts[number])
         return tuple(Sentence(s.start, s.end, s.vector_row + shift) for s in sentences), chunk_ids
 
     def holds_text(self, article_id: str, text: str) -> bool:
         """Whether the index holds the article with exactly this text."""
-        home = self._article_homes().get(article_id)
+        home = self.article_homes().get(article_id)
         return home is not None and self.segments[home].holds_text(article_id, text)
 
     def article_chunks(self, article_id: str, text: str) -> list[Chunk]:
         """An article's stored chunks in order (see ``Store.article_chunks``)."""
-        segment = self._home(article_id)
-        number = self.segments.index(segment)
-        return [self._shifted(c, number) for c in segment.article_chunks(article_id, text)]
+        number = self._home(article_id)
+        return [self._shifted(c, number) for c in self.segments[number].article_chunks(article_id, text)]
 
     def sentence_analysis(self, article_id: str) -> str | None:
-        home = self._article_homes().get(article_id)
+        home = self.article_homes().get(article_id)
         return None if home is None else self.segments[home].sentence_analysis(article_id)
 
     def paragraph_census(self) -> list[ParagraphCensus]:
@@ -238,7 +238,7 @@ class Index:
                 for census in segment.paragraph_census() if census.article_id not in deleted]
 
     def paragraphs_of(self, article_id: str) -> ParagraphCensus | None:
-        home = self._article_homes().get(article_id)
+        home = self.article_homes().get(article_id)
         return None if home is None else self.segments[home].paragraphs_of(article_id)
 
     @property
@@ -254,7 +254,7 @@ class Index:
     @property
     def article_dates(self) -> dict[str, str | None]:
         """The publication date of every live article, by id (loaded once)."""
-        self._article_homes()
+        self.article_homes()
         assert self._article_dates is not None
         return self._article_dates
 

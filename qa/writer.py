@@ -246,10 +246,7 @@ def _update_generation(
     live articles of the segments that the merge policy folds into it. ``articles`` is every
     article of the new generation (for its copy table). Nothing changed: nothing is written."""
     entries = layout.segment_entries(previous.generation, previous.manifest)
-    homes = {}
-    for number, segment in enumerate(previous.segments):
-        deleted = set(entries[number].get("deleted", ()))
-        homes.update((i, number) for i in segment.article_dates if i not in deleted)
+    homes = previous.article_homes()
     tombstones: dict[int, set[str]] = {}
     for article_id in replaced:
         if article_id in homes:
