@@ -128,26 +128,18 @@ class Segment(Store):
         their hash) of some articles, for an update that writes those articles again."""
         chunk_rows: list[tuple[int, str]] = []
         sentence_rows: set[int] = set()
-        for start in range(0, len(article_ids), 500):
-            part = list(article_ids[start : start + 500])
-            for row, embed_hash, stored in self._store.execute(
-                f"SELECT row, embed_hash, sentences FROM chunks WHERE article_id IN ({','.join('?' * len(part))})",
-                part,
-            ):
-                chunk_rows.append((row, embed_hash))
-                sentence_rows.update(r for _, _, r in json.loads(stored))
+        for row, embed_hash, stored in self._rows_in(
+                "SELECT row, embed_hash, sentences FROM chunks WHERE article_id IN ({})", article_ids):
+            chunk_rows.append((row, embed_hash))
+            sentence_rows.update(r for _, _, r in json.loads(stored))
         chunks: dict[str, np.ndarray] = {}
         if chunk_rows:
             found = self.vectors.rows(np.array([r for r, _ in chunk_rows], dtype=np.int64))
             chunks = {h: found[i] for i, (_, h) in enumerate(chunk_rows)}
         sentences: dict[str, np.ndarray] = {}
-        ordered = sorted(sentence_rows)
-        for start in range(0, len(ordered), 500):
-            part = ordered[start : start + 500]
-            for row, key in self._store.execute(
-                f"SELECT row, hash FROM sentences WHERE row IN ({','.join('?' * len(part))})", part
-            ):
-                sentences[key] = self.sentence_vectors[row]
+        for row, key in self._rows_in("SELECT row, hash FROM sentences WHERE row IN ({})",
+                                      sorted(sentence_rows)):
+            sentences[key] = self.sentence_vectors[row]
         return chunks, sentences
 
     def sentence_vectors_by_hash(self) -> dict[str, np.ndarray]:

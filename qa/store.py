@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -229,13 +229,15 @@ class Store:
 
     def chunks_of(self, article_ids: set[str] | list[str]) -> int:
         """How many chunks these articles have."""
-        ids, total = list(article_ids), 0
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            total += self._store.execute(
-                f"SELECT count(*) FROM chunks WHERE article_id IN ({','.join('?' * len(part))})", part
-            ).fetchone()[0]
-        return total
+        return sum(n for (n,) in self._rows_in("SELECT count(*) FROM chunks WHERE article_id IN ({})",
+                                                list(article_ids)))
+
+    def _rows_in(self, query: str, values: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
+        """The rows of ``query`` (its ``IN ({})`` filled with placeholders) for ``values``, asked
+        500 at a time (under SQLite's limit on parameters)."""
+        for start in range(0, len(values), 500):
+            part = list(values[start : start + 500])
+            yield from self._store.execute(query.format(",".join("?" * len(part))), part)
 
     def article_sources(self) -> list[tuple[str, str]]:
         """(article id, source) of every article that names its source."""
