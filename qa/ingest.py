@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import stat
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -113,8 +114,6 @@ def file_stamp(path: Path) -> tuple[int, ...] | None:
     """What shows that a file changed: size, modification and change times, inode; None when
     it cannot be read or its content changed too recently to be told apart from a change to
     come (a copy that keeps an old modification time has a new change time)."""
-    import time
-
     try:
         info = os.stat(path)
     except OSError:
