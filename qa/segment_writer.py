@@ -51,23 +51,25 @@ def write_segment(
     encoder: Encoder,
     settings: ChunkSettings,
     previous: Index | None,
-    show_progress: bool,
+    progress: Any,
     ann: str,
     census: Mapping[str, ParagraphCensus] | None,
     known: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
     signatures: Mapping[str, np.ndarray],
+    max_chunks: int | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Write one segment's files into ``work_dir``: its manifest entry and how many chunks were
-    embedded (the others' vectors are in ``known``, by hash)."""
+    embedded (the others' vectors are in ``known``, by hash); ``progress`` (a tqdm bar) counts
+    the articles stored. With ``max_chunks``, the segment
+    takes whole articles until it holds that many chunks and leaves the rest in ``articles``,
+    so what it holds in memory while it is written (vectors, BM25) is bounded."""
     import bm25s
 
-    article_count = len(articles)
     # Written in id order; each article is let go once stored, so the texts do not stay in
     # memory next to the growing vector and BM25 arrays.
     articles.sort(key=lambda a: a.id, reverse=True)
     store = create_store(work_dir / layout.STORE)
     vectors = VectorWriter(work_dir, encoder.dimension, ann)
-    progress = progress_bar(show_progress, unit="article", desc="indexing", total=article_count)
 
     sentence_file = open(work_dir / layout.SENTENCE_VECTORS, "wb")
     sink = EmbeddingSink(
@@ -82,7 +84,7 @@ def write_segment(
     same_chunks = reusable and previous is not None and previous.manifest.get("chunking") == CHUNKING_VERSION
     row = sentence_count = 0
     try:
-        while articles:
+        while articles and (max_chunks is None or row < max_chunks):
             article = articles.pop()
             kept = reusable and previous is not None and previous.holds_text(article.id, article.text)
             row, sentence_count = _add_article(
@@ -102,7 +104,6 @@ def write_segment(
     finally:
         sink.close()
     sentence_file.close()
-    progress.close()
     if vectors.count != row:
         raise QAError(f"internal error: {vectors.count} vectors for {row} chunks")
     finish_store(store)

@@ -23,7 +23,7 @@ from qa.errors import IndexFormatError, InputError
 from qa.index import Index
 from qa.ingest import READING_VERSION, FileState, Skipped, Trimmed, file_id, load_articles, record_id
 from qa.models import Article
-from qa.segment_writer import write_segment
+from qa.segment_writer import progress_bar, write_segment
 from qa.sink import StoredModel, load_encoder, same_model
 from qa.vectors import VectorLayout, choose_layout
 
@@ -242,8 +242,8 @@ def _update_generation(
 ) -> _Generation:
     """An update in proportion to what changed: the previous segments stay as they are, the
     articles in ``replaced`` (changed or removed) become tombstones in the segment holding
-    them, and one new segment holds ``written`` (new and changed articles) together with the
-    live articles of the segments that the merge policy folds into it. ``articles`` is every
+    them, and a new segment (more past MAX_SEGMENT_CHUNKS) holds ``written`` (new and changed
+    articles) together with the live articles of the segments that the merge policy folds into it. ``articles`` is every
     article of the new generation (for its copy table). Nothing changed: nothing is written."""
     entries = layout.segment_entries(previous.generation, previous.manifest)
     homes = previous.article_homes()
@@ -257,22 +257,27 @@ def _update_generation(
         previous.close()
         layout.remove_stale_generations(root, keep={previous.generation.name, *(e["name"] for e in entries)})
         return _Generation(previous.generation.name, len(articles), chunks_now, 0)
-    sizes = []  # (segment number, live articles, stored articles)
+    sizes = []  # (segment number, live articles, stored articles, live chunks)
+    newly_dead: dict[int, tuple[set[str], int]] = {}  # tombstones this update adds, and their chunks
     for number, segment in enumerate(previous.segments):
-        stored = len(segment.article_dates)
-        dead = len(set(entries[number].get("deleted", ())) | tombstones.get(number, set()))
-        sizes.append((number, stored - dead, stored))
-    folded = _segments_to_merge(sizes, len(written))
+        stored, entry = len(segment.article_dates), entries[number]
+        fresh = tombstones.get(number, set()) - set(entry.get("deleted", ()))
+        newly_dead[number] = fresh, segment.chunks_of(fresh) if fresh else 0
+        dead_chunks = int(entry.get("deleted_chunks", 0)) + newly_dead[number][1]
+        sizes.append((number, stored - len(entry.get("deleted", ())) - len(fresh), stored,
+                      int(entry["chunks"]) - dead_chunks))
+    per_article = sum(size[3] for size in sizes) / max(1, sum(size[1] for size in sizes))
+    folded = _segments_to_merge(sizes, len(written), round(len(written) * per_article))
     live_ids = set(homes) - replaced
     moved = [previous.article(i) for i in sorted(live_ids) if homes[i] in folded]
     kept = []
-    for number, live, _ in sizes:
+    for number, live, _, _ in sizes:
         if number in folded or live == 0:
             continue
         entry = dict(entries[number])
-        fresh = tombstones.get(number, set()) - set(entry.get("deleted", ()))
+        fresh, fresh_chunks = newly_dead[number]
         entry["deleted"] = sorted(set(entry.get("deleted", ())) | fresh)
-        entry["deleted_chunks"] = entry.get("deleted_chunks", 0) + previous.segments[number].chunks_of(fresh)
+        entry["deleted_chunks"] = entry.get("deleted_chunks", 0) + fresh_chunks
         kept.append(entry)
     chunks, sentences = previous.stored_vectors([previous.segments[n] for n in folded])
     changed = [i for i in (a.id for a in written) if i in homes]
@@ -305,29 +310,35 @@ def _signatures(previous: Index, articles: list[Article], written: set[str]) -> 
 # segment takes in every older segment no larger (in live articles) than MERGE_RATIO times
 # what it holds so far, smallest first, so segments double in size as they merge and each
 # article is rewritten O(log n) times; and any segment at least MAX_DELETED_SHARE deleted (its
-# tombstones are dropped by rewriting its live articles). A merge never grows a segment past
-# MAX_MERGED_ARTICLES (Lucene's maximum merged segment size), so no update rewrites more than
-# that; MAX_SEGMENTS bounds how many segments below that size a search visits.
+# tombstones are dropped by rewriting its live articles). No segment is written past
+# MAX_SEGMENT_CHUNKS (Lucene's maximum merged segment size): a full build writes one segment
+# per that many chunks, and a merge stops short of it, so neither the memory of a build nor
+# what an update rewrites grows with the archive. MAX_SEGMENTS bounds how many segments below
+# that size a search visits.
 MERGE_RATIO = 1.0
 MAX_DELETED_SHARE = 0.5
 MAX_SEGMENTS = 12
-MAX_MERGED_ARTICLES = 100_000
+# 200,000 chunks: about 300 MB of 384-dimension vectors and BM25 arrays in memory while a
+# segment is written (bench/scale.py build measures the peak RSS of a build).
+MAX_SEGMENT_CHUNKS = 200_000
 
 
-def _segments_to_merge(sizes: list[tuple[int, int, int]], incoming: int) -> set[int]:
-    """Which segments (numbers in ``sizes``: (number, live articles, stored articles)) the new
-    segment of ``incoming`` articles takes in."""
-    folded = {n for n, live, stored in sizes if stored and (stored - live) / stored >= MAX_DELETED_SHARE}
-    holding = incoming + sum(live for n, live, _ in sizes if n in folded)
-    rest = sorted((live, n) for n, live, _ in sizes if n not in folded and live > 0)
-    rest = [(live, n) for live, n in rest if live + incoming <= MAX_MERGED_ARTICLES]  # full ones stay
-    for position, (live, number) in enumerate(rest):
-        if holding + live > MAX_MERGED_ARTICLES:
+def _segments_to_merge(sizes: list[tuple[int, int, int, int]], incoming: int, incoming_chunks: int) -> set[int]:
+    """Which segments (numbers in ``sizes``: (number, live articles, stored articles, live
+    chunks)) the new segment of ``incoming`` articles (about ``incoming_chunks`` chunks) takes in."""
+    folded = {n for n, live, stored, _ in sizes if stored and (stored - live) / stored >= MAX_DELETED_SHARE}
+    holding = incoming + sum(live for n, live, _, _ in sizes if n in folded)
+    chunks = incoming_chunks + sum(c for n, _, _, c in sizes if n in folded)
+    rest = sorted((live, c, n) for n, live, _, c in sizes if n not in folded and live > 0)
+    rest = [(live, c, n) for live, c, n in rest if c + incoming_chunks <= MAX_SEGMENT_CHUNKS]  # full ones stay
+    for position, (live, more_chunks, number) in enumerate(rest):
+        if chunks + more_chunks > MAX_SEGMENT_CHUNKS:
             break
         segments_left = len(rest) - position + 1  # these and the new one
         if live <= MERGE_RATIO * holding or segments_left > MAX_SEGMENTS:
             folded.add(number)
             holding += live
+            chunks += more_chunks
         else:
             break
     return folded
@@ -453,38 +464,53 @@ def _write_generation(
     article_count: int | None = None,
 ) -> _Generation:
     """Seal a new generation made of the ``kept`` segments (manifest entries) and, when there
-    are ``articles``, a new segment holding them (the list is emptied as they are stored)."""
-    with layout.new_generation(root) as (name, work_dir):
-        total = len(articles) if article_count is None else article_count
-        segments = list(kept)
-        embedded = 0
-        structure = {"vectors": previous.manifest["vectors"]} if previous and "vectors" in previous.manifest else {}
-        if articles:
-            entry, embedded = write_segment(work_dir, articles, encoder, settings, previous,
-                                             show_progress, ann, census, known, signatures)
-            segments.append({"name": name, **entry})
-            structure = {"vectors": entry["vectors"]}
-        (work_dir / layout.COPIES).write_text(json.dumps(copies, separators=(",", ":")))
-        (work_dir / layout.FILES).write_text(json.dumps(
-            {path: state.to_json() for path, state in files.items()}, separators=(",", ":")))
-        manifest = {
-            "format_version": layout.FORMAT_VERSION,
-            "model": encoder.name,
-            "dimension": encoder.dimension,
-            "backend": encoder.backend,
-            "chunker": settings.as_dict(),
-            "articles": total,
-            "chunks": sum(int(e["chunks"]) for e in segments),
-            "sentences": sum(int(e["sentences"]) for e in segments),
-            "analysis": ANALYSIS_VERSION,
-            "chunking": CHUNKING_VERSION,
-            "reading": READING_VERSION,
-            **structure,
-            "segments": segments,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "qa_version": qa_version(),
-        }
-        layout.seal_generation(root, work_dir, name, manifest)
+    are ``articles``, new segments holding them (the list is emptied as they are stored): one
+    for every MAX_SEGMENT_CHUNKS chunks, each written and let go before the next, so a build's
+    memory does not grow with the archive. A segment that is not the last is sealed in a
+    directory of its own; until the generation naming it is switched in, it is a leftover that
+    the next update deletes, like any partial write."""
+    total = len(articles) if article_count is None else article_count
+    segments = list(kept)
+    embedded = 0
+    structure = {"vectors": previous.manifest["vectors"]} if previous and "vectors" in previous.manifest else {}
+    progress = progress_bar(show_progress, unit="article", desc="indexing", total=len(articles))
+    try:
+        while True:
+            with layout.new_generation(root) as (name, work_dir):
+                if articles:
+                    entry, count = write_segment(work_dir, articles, encoder, settings, previous, progress,
+                                                 ann, census, known, signatures, MAX_SEGMENT_CHUNKS)
+                    embedded += count
+                    segments.append({"name": name, **entry})
+                    structure = {"vectors": entry["vectors"]}
+                if articles:  # more segments to come
+                    layout.seal_generation(root, work_dir, name, {"format_version": layout.FORMAT_VERSION,
+                                                                  "segment": segments[-1]})
+                    continue
+                (work_dir / layout.COPIES).write_text(json.dumps(copies, separators=(",", ":")))
+                (work_dir / layout.FILES).write_text(json.dumps(
+                    {path: state.to_json() for path, state in files.items()}, separators=(",", ":")))
+                manifest = {
+                    "format_version": layout.FORMAT_VERSION,
+                    "model": encoder.name,
+                    "dimension": encoder.dimension,
+                    "backend": encoder.backend,
+                    "chunker": settings.as_dict(),
+                    "articles": total,
+                    "chunks": sum(int(e["chunks"]) for e in segments),
+                    "sentences": sum(int(e["sentences"]) for e in segments),
+                    "analysis": ANALYSIS_VERSION,
+                    "chunking": CHUNKING_VERSION,
+                    "reading": READING_VERSION,
+                    **structure,
+                    "segments": segments,
+                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "qa_version": qa_version(),
+                }
+                layout.seal_generation(root, work_dir, name, manifest)
+                break
+    finally:
+        progress.close()
     live_chunks = sum(int(e["chunks"]) - int(e.get("deleted_chunks", 0)) for e in segments)
     return _Generation(name=name, article_count=total, chunk_count=live_chunks,
                        embedded=embedded, segments=tuple(e["name"] for e in segments))

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from embeddings import HashingEncoder
 from qa import layout
@@ -228,22 +229,80 @@ def test_an_update_reads_only_changed_files_and_reports_as_before(tmp_path, monk
 
 
 def test_a_merge_never_grows_a_segment_past_its_maximum(tmp_path, monkeypatch):
-    """Segments at the maximum merged size are left as they are: an update rewrites at most
-    that many articles, however large the archive."""
+    """A merge stops short of MAX_SEGMENT_CHUNKS: an update rewrites at most about that many
+    chunks, however large the archive (hashing encoder)."""
     import qa.writer
 
-    monkeypatch.setattr(qa.writer, "MAX_MERGED_ARTICLES", 6)
+    monkeypatch.setattr(qa.writer, "MAX_SEGMENT_CHUNKS", 10)
     encoder = HashingEncoder()
-    sizes = []
+    largest_merge = 0
     for n in range(20):
         write_story(tmp_path / "c", n)
         report = build_index([tmp_path / "c"], tmp_path / "idx", encoder=encoder)
         index = Index.open(tmp_path / "idx")
-        sizes.append(sorted(len(s.article_dates) for s in index.segments))
+        largest_merge = max(largest_merge, *(s.chunk_count for s in index.segments))
         index.close()
         assert report.articles == n + 1
-    assert all(size <= 6 for step in sizes for size in step)
-    assert sizes[-1] == [4, 4, 4, 4, 4]  # 4 + 4 would pass the maximum: they stay side by side
+    assert largest_merge == 10  # segments did merge, up to the maximum and no further
     build_index([tmp_path / "c"], tmp_path / "fresh", encoder=encoder)
     grown, fresh = Index.open(tmp_path / "idx"), Index.open(tmp_path / "fresh")
     assert live_layout(grown) == live_layout(fresh)
+
+
+def test_a_full_build_writes_one_segment_per_maximum_size(tmp_path, monkeypatch):
+    """A build holds one segment in memory at a time: past MAX_SEGMENT_CHUNKS it seals the
+    segment and starts the next, and the index answers as if it were one (hashing encoder)."""
+    import qa.writer
+
+    for n in range(20):
+        write_story(tmp_path / "c", n)
+    encoder = HashingEncoder()
+    build_index([tmp_path / "c"], tmp_path / "whole", encoder=encoder)
+    monkeypatch.setattr(qa.writer, "MAX_SEGMENT_CHUNKS", 10)
+    report = build_index([tmp_path / "c"], tmp_path / "split", encoder=encoder)
+    whole, split = Index.open(tmp_path / "whole"), Index.open(tmp_path / "split")
+    assert len(whole.segments) == 1 and len(split.segments) == 5
+    longest = max(whole.segments[0].chunks_of([i]) for i in whole.article_dates)
+    assert all(s.chunk_count < 10 + longest for s in split.segments)  # whole articles, cut past 10
+    assert report.chunks == whole.stats()[1] and live_layout(split) == live_layout(whole)
+    question = encoder.encode(["the report mentions sentence 3"])
+    assert split.dense_search(question, 5) == whole.dense_search(question, 5)
+    on_disk = {p.name for p in (tmp_path / "split").iterdir() if p.name.startswith("gen-")}
+    assert on_disk == {s.generation.name for s in split.segments}
+
+
+def test_a_build_that_fails_after_sealing_a_segment_leaves_the_previous_index(tmp_path, monkeypatch):
+    """A segment sealed on its own is not part of any generation until the manifest naming it
+    is switched in: a build failing at the next one leaves the previous index as it was, and
+    the next update deletes the leftover (hashing encoder)."""
+    import qa.segment_writer
+    import qa.writer
+
+    encoder = HashingEncoder()
+    for n in range(4):
+        write_story(tmp_path / "c", n)
+    build_index([tmp_path / "c"], tmp_path / "idx", encoder=encoder)
+    before = live_layout(Index.open(tmp_path / "idx"))
+    listed = {p.name for p in (tmp_path / "idx").iterdir()}
+    for n in range(4, 20):
+        write_story(tmp_path / "c", n)
+    monkeypatch.setattr(qa.writer, "MAX_SEGMENT_CHUNKS", 10)
+    written = qa.segment_writer.write_segment
+    calls = []
+
+    def failing_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return written(*args, **kwargs)
+
+    monkeypatch.setattr(qa.writer, "write_segment", failing_second)
+    with pytest.raises(OSError):
+        build_index([tmp_path / "c"], tmp_path / "idx", encoder=encoder, rebuild=True)
+    leftovers = {p.name for p in (tmp_path / "idx").iterdir()} - listed
+    assert len(leftovers) == 1  # the sealed first segment; the partial second one is gone
+    assert live_layout(Index.open(tmp_path / "idx")) == before
+    monkeypatch.setattr(qa.writer, "write_segment", written)
+    report = build_index([tmp_path / "c"], tmp_path / "idx", encoder=encoder)
+    assert report.articles == 20
+    assert not leftovers & {p.name for p in (tmp_path / "idx").iterdir()}
