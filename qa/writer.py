@@ -318,8 +318,8 @@ def _signatures(previous: Index, articles: list[Article], written: set[str]) -> 
 MERGE_RATIO = 1.0
 MAX_DELETED_SHARE = 0.5
 MAX_SEGMENTS = 12
-# 200,000 chunks: about 300 MB of 384-dimension vectors and BM25 arrays in memory while a
-# segment is written (bench/scale.py build measures the peak RSS of a build).
+# 200,000 chunks: about 300 MB of 384-dimension float32 vectors in FAISS, plus the BM25
+# arrays, while a segment is written (bench/scale.py update reports the peak RSS of a build).
 MAX_SEGMENT_CHUNKS = 200_000
 
 
