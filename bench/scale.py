@@ -129,10 +129,11 @@ def run_update(options: argparse.Namespace) -> None:
         corpus = work / "corpus"
         corpus.mkdir()
         rng = np.random.default_rng(5)
-        words = [f"w{n}" for n in range(5000)]
+        words = np.array([f"w{n}" for n in range(5000)])
 
-        def write(n: int) -> None:
-            paragraphs = ["\n".join(" ".join(rng.choice(words, 18)) + "." for _ in range(5)) for _ in range(6)]
+        def write(n: int) -> None:  # 6 paragraphs of 5 lines of 18 words drawn from 5,000
+            picks = words[rng.integers(0, len(words), size=(6, 5, 18))]
+            paragraphs = ["\n".join(" ".join(line) + "." for line in paragraph) for paragraph in picks]
             path = corpus / f"{n:06d}.txt"
             path.write_text(f"Story {n}\n\n" + "\n\n".join(paragraphs))
             yesterday = time.time() - 86400  # an archive's files are not seconds old

@@ -2,23 +2,17 @@
 
 ``clean_text`` works one source line at a time: every kept line is copied into ``CleanText.text``
 whole (after entity decoding, link unwrapping and whitespace stripping), so each kept line starts at
-a known offset and comes from a known line. ``remove_corpus_boilerplate`` then drops paragraphs
-that repeat across the articles of a corpus, keeping that mapping intact.
+a known offset and comes from a known line. ``qa.boilerplate`` then drops paragraphs that repeat
+across the articles of a corpus, keeping that mapping intact.
 """
 
 from __future__ import annotations
 
 import datetime
-import hashlib
 import html
-import json
 import re
-from bisect import bisect_right
-from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from qa.models import Article
 
 
 @dataclass(frozen=True)
@@ -208,8 +202,6 @@ _FRONT_MATTER_FIELDS = {
 _HEADER_LINES = 5  # how many leading text lines may hold a date or a byline
 _TAIL_FRACTION = 0.5
 _SECTION_TEXT = 60  # characters: a shorter line under a link-list heading is part of the list
-_WIDESPREAD = 5  # a paragraph in this many independent articles is boilerplate wherever it sits
-_SHORT_PARAGRAPH = 80  # characters; a paragraph this short in 3 independent articles is boilerplate
 
 
 def sanitize(line: str) -> str:
@@ -352,161 +344,3 @@ def _cut_tail(
             return items[:index], TailCut(number, appeal, left_out) if left_out else None
         before += size
     return items, None
-
-
-# --- corpus boilerplate ------------------------------------------------------------------------
-
-
-def _paragraphs(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of each ``\\n\\n``-separated paragraph of ``text``."""
-    spans = []
-    start = 0
-    while start <= len(text):
-        end = text.find("\n\n", start)
-        end = len(text) if end < 0 else end
-        if end > start:
-            spans.append((start, end))
-        start = end + 2
-    return spans
-
-
-def _normalize(paragraph: str) -> str:
-    """A paragraph as compared across articles: whitespace collapsed, case folded."""
-    return " ".join(paragraph.split()).casefold()
-
-
-@dataclass(frozen=True)
-class ParagraphCensus:
-    """What corpus boilerplate detection counts of one article, before any paragraph is removed:
-    the index keeps it, so an update weighs new articles against the whole archive."""
-
-    article_id: str
-    text_length: int
-    paragraphs: tuple[tuple[str, int], ...]  # (fingerprint, normalized length) in text order
-
-    def to_json(self) -> str:
-        return json.dumps([self.text_length, [list(p) for p in self.paragraphs]], separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, article_id: str, data: str) -> ParagraphCensus:
-        length, paragraphs = json.loads(data)
-        return cls(article_id, int(length), tuple((str(f), int(n)) for f, n in paragraphs))
-
-
-def paragraph_census(article: Article) -> ParagraphCensus:
-    """The census of an article's paragraphs (SHA-1 prefix of each normalized paragraph)."""
-    keys = [_normalize(article.text[start:end]) for start, end in _paragraphs(article.text)]
-    return ParagraphCensus(
-        article.id, len(article.text),
-        tuple((hashlib.sha1(key.encode()).hexdigest()[:16], len(key)) for key in keys),
-    )
-
-
-def remove_corpus_boilerplate(
-    articles: Sequence[Article], known: Sequence[ParagraphCensus] = ()
-) -> list[Article]:
-    """Drop paragraphs that repeat across different articles; syndicated copies count as one.
-    ``known``: the census of articles already indexed, counted with these (an article given here
-    replaces its known census), so an article is cleaned the same alone or with its folder.
-
-    A paragraph is boilerplate when it sits in the first 2 or last 3 paragraphs of every article
-    holding it and 2 or more of them are independent, or when it is short and in 3 or more
-    independent articles, or in 5 or more wherever it sits. (A long paragraph in the body of 3 or 4
-    articles is news reported by several outlets: it stays.) An article sharing more than half of
-    its characters with another is a copy of it, not independent: copies are left to dedup.
-    An article left with no paragraph is left out (the caller reports it).
-    """
-    given = [paragraph_census(article) for article in articles]
-    ids = {census.article_id for census in given}
-    boilerplate = _boilerplate(given + [census for census in known if census.article_id not in ids])
-    result = []
-    for article, census in zip(articles, given, strict=True):
-        spans = _paragraphs(article.text)
-        kept = [span for span, (key, _) in zip(spans, census.paragraphs, strict=True) if key not in boilerplate]
-        if len(kept) == len(spans):
-            result.append(article)
-        elif kept:
-            result.append(_keep_spans(article, kept))
-    return result
-
-
-def _boilerplate(census: Sequence[ParagraphCensus]) -> set[str]:
-    """The fingerprints of the paragraphs that are boilerplate in this corpus."""
-    keys = [[key for key, _ in article.paragraphs] for article in census]
-    length = {key: size for article in census for key, size in article.paragraphs}
-    holders: dict[str, set[int]] = defaultdict(set)
-    for index, article_keys in enumerate(keys):
-        for key in article_keys:
-            holders[key].add(index)
-
-    copies: set[tuple[int, int]] = set()
-    for index, article in enumerate(census):
-        shared: dict[int, int] = defaultdict(int)
-        for key in set(keys[index]):
-            for other in holders[key]:
-                if other != index:
-                    shared[other] += length[key]
-        total = sum(size for _, size in article.paragraphs)
-        copies.update(
-            (min(index, other), max(index, other))
-            for other, size in shared.items()
-            if size * 2 > total
-        )
-
-    def independent(indexes: set[int]) -> int:
-        """How many of these articles are not copies of one another (longest first, greedily)."""
-        chosen: list[int] = []
-        for index in sorted(indexes, key=lambda i: (-census[i].text_length, census[i].article_id)):
-            if all((min(index, other), max(index, other)) not in copies for other in chosen):
-                chosen.append(index)
-        return len(chosen)
-
-    boilerplate = set()
-    for key, indexes in holders.items():
-        count = independent(indexes) if len(indexes) > 1 else 1
-        if count < 2:
-            continue
-        widespread = count >= _WIDESPREAD or (count >= 3 and length[key] <= _SHORT_PARAGRAPH)
-        if widespread or all(
-            position < 2 or position >= len(keys[index]) - 3
-            for index in indexes
-            for position, other in enumerate(keys[index])
-            if other == key
-        ):
-            boilerplate.add(key)
-    return boilerplate
-
-
-def _keep_spans(article: Article, spans: list[tuple[int, int]]) -> Article:
-    """``article`` reduced to the paragraphs at ``spans``, with its line map rebuilt."""
-    parts: list[str] = []
-    starts: list[int] = []
-    numbers: list[int] = []
-    offset = 0
-    for start, end in spans:
-        if parts:
-            parts.append("\n\n")
-            offset += 2
-        first = bisect_right(article.line_starts, start)
-        if article.line_numbers and (first == 0 or article.line_starts[first - 1] != start):
-            line = article.line_at(start)
-            if line is not None:
-                starts.append(offset)
-                numbers.append(line)
-        for position in range(max(first - 1, 0), len(article.line_starts)):
-            line_start = article.line_starts[position]
-            if line_start >= end:
-                break
-            if line_start >= start:
-                starts.append(offset + line_start - start)
-                numbers.append(article.line_numbers[position])
-        parts.append(article.text[start:end])
-        offset += end - start
-    text = "".join(parts)
-    return replace(
-        article,
-        text=text,
-        line_starts=tuple(starts),
-        line_numbers=tuple(numbers),
-        content_hash=hashlib.sha256(text.encode()).hexdigest(),
-    )

@@ -71,12 +71,21 @@ def find_copies(articles: Sequence[Article], known: Mapping[str, np.ndarray] | N
     """Map the id of every article that has near-duplicates to its group's id (the earliest
     dated member's id); articles without copies are left out. ``known``: signatures already
     computed, by article id."""
-    signatures = [_usable(known[a.id] if known and a.id in known else signature(a.text)) for a in articles]
+    signatures = [known[a.id] if known and a.id in known else signature(a.text) for a in articles]
+    return copy_groups([a.id for a in articles], {a.id: a.date for a in articles}, signatures)
+
+
+def copy_groups(
+    ids: Sequence[str], dates: Mapping[str, str | None], signatures: Sequence[np.ndarray]
+) -> dict[str, str]:
+    """``find_copies`` of the articles with these ``ids``, ``dates`` (by id) and ``signatures``
+    (in the order of ``ids``)."""
+    usable = [_usable(values) for values in signatures]
     groups = _UnionFind()
-    for position, other, count in shingle_overlaps(signatures):
-        if _copies(count, len(signatures[position]), len(signatures[other])):
-            groups.join(articles[position].id, articles[other].id)
-    return groups.named({a.id: a.date for a in articles})
+    for position, other, count in shingle_overlaps(usable):
+        if _copies(count, len(usable[position]), len(usable[other])):
+            groups.join(ids[position], ids[other])
+    return groups.named(dates)
 
 
 def grown_copies(

@@ -9,7 +9,7 @@ import json
 import math
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -21,7 +21,7 @@ from qa import layout
 from qa.errors import IndexFormatError, IndexMissingError
 from qa.layout import CURRENT_FILE
 from qa.lexical import tokenize
-from qa.clean import ParagraphCensus
+from qa.boilerplate import ParagraphCensus
 from qa.ingest import FileState
 from qa.models import Article, Chunk, Filters, Sentence
 from qa.segment import Segment, segment_manifest
@@ -232,10 +232,10 @@ class Index:
         home = self.article_homes().get(article_id)
         return None if home is None else self.segments[home].sentence_analysis(article_id)
 
-    def paragraph_census(self) -> list[ParagraphCensus]:
-        """The paragraph census of every live article."""
-        return [census for segment, deleted in zip(self.segments, self._deleted)
-                for census in segment.paragraph_census() if census.article_id not in deleted]
+    def paragraph_census(self) -> Iterator[ParagraphCensus]:
+        """The paragraph census of every live article, read as it is taken."""
+        for segment, deleted in zip(self.segments, self._deleted):
+            yield from (census for census in segment.paragraph_census() if census.article_id not in deleted)
 
     def paragraphs_of(self, article_id: str) -> ParagraphCensus | None:
         home = self.article_homes().get(article_id)

@@ -20,17 +20,15 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from qa.clean import (
-    CleanText,
+from qa.boilerplate import (
+    CensusTable,
     ParagraphCensus,
-    clean_text,
-    find_date,
-    iso_date,
+    corpus_boilerplate,
     paragraph_census,
-    parse_date,
     remove_corpus_boilerplate,
-    sanitize,
+    without_boilerplate,
 )
+from qa.clean import CleanText, clean_text, find_date, iso_date, parse_date, sanitize
 from qa.errors import InputError
 from qa.models import Article
 
@@ -125,20 +123,134 @@ def file_stamp(path: Path) -> tuple[int, ...] | None:
 
 def load_articles(
     paths: Sequence[str | Path],
-    known: Sequence[ParagraphCensus] = (),
+    known: Iterable[ParagraphCensus] = (),
     known_files: dict[str, FileState] | None = None,
 ) -> IngestResult:
     """Load the articles under ``paths`` (files or folders), cleaned, without corpus boilerplate
     (counted with ``known``, the paragraph census of the articles already indexed). A file whose
     stamp is the one in ``known_files`` is not read again: it is listed as unchanged, with what
     reading it reported then."""
+    found = _Found()
     articles: list[Article] = []
-    skipped: list[Skipped] = []
-    trimmed: list[Trimmed] = []
-    seen: set[Path] = set()
-    files: dict[str, FileState] = {}
-    unchanged: list[str] = []
     read: dict[str, tuple[tuple[int, ...], list[Article], list[Skipped | Trimmed]]] = {}
+    for file, resolved, explicit, stamp in _files_to_read(paths, known_files or {}, found):
+        loaded, problems = _load_file(file, resolved, explicit)
+        articles.extend(loaded)
+        found.note(problems)
+        if stamp is not None:
+            read[str(resolved)] = (stamp, loaded, problems)
+    kept = remove_corpus_boilerplate(articles, known)
+    left = {article.id for article in kept}
+    census = {article.id: paragraph_census(article) for article in articles if article.id in left}
+    emptied = {article.id: _boilerplate_only(article) for article in articles if article.id not in left}
+    found.skipped += emptied.values()
+    for path, (stamp, loaded, problems) in read.items():
+        found.files[path] = _file_state(stamp, problems + [emptied[a.id] for a in loaded if a.id in emptied])
+    for problem in found.skipped:
+        log.info("skipped %s: %s", problem.path, problem.reason)
+    return IngestResult(articles=tuple(kept), skipped=tuple(found.skipped), census=census,
+                        trimmed=tuple(found.trimmed), files=found.files, unchanged=tuple(found.unchanged))
+
+
+def scan_articles(paths: Sequence[str | Path]) -> ScannedArticles:
+    """The articles under ``paths`` for a full build, counted but not held: a first reading
+    takes each article's paragraph census, into flat arrays (the corpus boilerplate comes from
+    it), and what is skipped; ``ScannedArticles.articles`` reads the files again, one at a time."""
+    found = _Found()
+    census = CensusTable()
+    sources: list[_Source] = []
+    for file, resolved, explicit, stamp in _files_to_read(paths, {}, found):
+        loaded, problems = _load_file(file, resolved, explicit)
+        found.note(problems)
+        for article in loaded:
+            census.add(paragraph_census(article))
+        if loaded:
+            sources.append(_Source(str(file), str(resolved), explicit, stamp, _digest(loaded), tuple(problems)))
+        elif stamp is not None:
+            found.files[str(resolved)] = _file_state(stamp, problems)
+    boilerplate = frozenset(corpus_boilerplate(census))
+    count = len(census.article_ids) - len(census.emptied_by(boilerplate))
+    return ScannedArticles(found.skipped, found.trimmed, found.files, {}, count, sources, boilerplate)
+
+
+def _digest(articles: Sequence[Article]) -> str:
+    """What tells whether a file read again gives the same articles."""
+    return hashlib.sha1("\0".join(f"{a.id}\0{a.content_hash}" for a in articles).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A file that gave articles when first read: what reading it again needs and checks."""
+
+    path: str
+    resolved: str
+    explicit: bool
+    stamp: tuple[int, ...] | None
+    digest: str  # of its articles then
+    problems: tuple[Skipped | Trimmed, ...]
+
+
+@dataclass
+class ScannedArticles:
+    """What ``scan_articles`` found: ``count`` articles are left once boilerplate is removed.
+    ``census`` holds the census (before cleaning) of each article ``articles`` has handed out
+    until the writer takes it."""
+
+    skipped: list[Skipped]
+    trimmed: list[Trimmed]
+    files: dict[str, FileState]  # by resolved path: complete once ``articles`` has run
+    census: dict[str, ParagraphCensus]
+    count: int
+    _sources: list[_Source]
+    _boilerplate: frozenset[str]
+
+    def articles(self) -> Iterator[Article]:
+        """The articles, cleaned and without corpus boilerplate, read again file by file. A file
+        that changed since the first reading gives what it holds now, and its state is not kept,
+        so the next update reads it again."""
+        for source in self._sources:
+            path = Path(source.path)
+            loaded, problems = _load_file(path, Path(source.resolved), source.explicit)
+            same = (file_stamp(path) == source.stamp and tuple(problems) == source.problems
+                    and _digest(loaded) == source.digest)
+            emptied: list[Skipped] = []
+            for article in loaded:
+                counted = paragraph_census(article)
+                cleaned = without_boilerplate(article, counted, self._boilerplate)
+                if cleaned is None:
+                    emptied.append(_boilerplate_only(article))
+                    continue
+                self.census[article.id] = counted
+                yield cleaned
+            self.skipped.extend(emptied)
+            if not same:
+                self.skipped.extend(p for p in problems if isinstance(p, Skipped) and p not in source.problems)
+                self.trimmed.extend(p for p in problems if isinstance(p, Trimmed) and p not in source.problems)
+            elif source.stamp is not None:
+                self.files[source.resolved] = _file_state(source.stamp, [*source.problems, *emptied])
+
+
+@dataclass
+class _Found:
+    """What walking the given paths reports besides articles."""
+
+    skipped: list[Skipped] = field(default_factory=list)
+    trimmed: list[Trimmed] = field(default_factory=list)
+    files: dict[str, FileState] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)
+
+    def note(self, problems: Iterable[Skipped | Trimmed]) -> None:
+        for problem in problems:
+            (self.trimmed if isinstance(problem, Trimmed) else self.skipped).append(problem)
+
+
+def _files_to_read(
+    paths: Sequence[str | Path], known_files: dict[str, FileState], found: _Found
+) -> Iterator[tuple[Path, Path, bool, tuple[int, ...] | None]]:
+    """``(path, resolved path, named explicitly, stamp)`` of each file under ``paths`` to read,
+    once each; a file whose stamp is the one in ``known_files`` goes to ``found`` as unchanged,
+    with what reading it reported then, and folders that cannot be walked as skipped."""
+    seen: set[Path] = set()
     for given in paths:
         given_path = Path(given)
         try:
@@ -149,39 +261,25 @@ def load_articles(
             raise InputError(f"cannot read {given}: {_unreadable(given_path, error)}") from None
         for file in _walk(given_path, set()) if is_dir else [given_path]:
             if isinstance(file, Skipped):
-                skipped.append(file)
+                found.skipped.append(file)
                 continue
             resolved = Path(os.path.realpath(file))  # unlike Path.resolve, never raises on a loop
             if resolved in seen:
                 continue
             seen.add(resolved)
             stamp = file_stamp(file)
-            before = (known_files or {}).get(str(resolved))
+            before = known_files.get(str(resolved))
             if stamp is not None and before is not None and before.stamp == stamp:
-                unchanged.append(str(resolved))
-                files[str(resolved)] = before
-                skipped.extend(before.skipped)
-                trimmed.extend(before.trimmed)
+                found.unchanged.append(str(resolved))
+                found.files[str(resolved)] = before
+                found.note([*before.skipped, *before.trimmed])
                 continue
-            loaded, problems = _load_file(file, resolved, explicit=not is_dir)
-            articles.extend(loaded)
-            for problem in problems:
-                (trimmed if isinstance(problem, Trimmed) else skipped).append(problem)
-            if stamp is not None:
-                read[str(resolved)] = (stamp, loaded, problems)
-    kept = remove_corpus_boilerplate(articles, known)
-    left = {article.id for article in kept}
-    census = {article.id: paragraph_census(article) for article in articles if article.id in left}
-    emptied = {article.id: _boilerplate_only(article) for article in articles if article.id not in left}
-    skipped += emptied.values()
-    for path, (stamp, loaded, problems) in read.items():
-        problems = problems + [emptied[a.id] for a in loaded if a.id in emptied]
-        files[path] = FileState(stamp, tuple(p for p in problems if isinstance(p, Skipped)),
-                                tuple(p for p in problems if isinstance(p, Trimmed)))
-    for problem in skipped:
-        log.info("skipped %s: %s", problem.path, problem.reason)
-    return IngestResult(articles=tuple(kept), skipped=tuple(skipped), census=census,
-                        trimmed=tuple(trimmed), files=files, unchanged=tuple(unchanged))
+            yield file, resolved, not is_dir, stamp
+
+
+def _file_state(stamp: tuple[int, ...], problems: Sequence[Skipped | Trimmed]) -> FileState:
+    return FileState(stamp, tuple(p for p in problems if isinstance(p, Skipped)),
+                     tuple(p for p in problems if isinstance(p, Trimmed)))
 
 
 def _boilerplate_only(article: Article) -> Skipped:

@@ -8,7 +8,7 @@ import hashlib
 import json
 import sqlite3
 from array import array
-from collections.abc import Mapping
+from collections.abc import Iterable, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ import numpy as np
 from qa import layout
 from qa.analysis import ANALYSIS_VERSION, analyse
 from qa.chunk import CHUNKING_VERSION, ChunkSettings, chunk_article
-from qa.clean import ParagraphCensus
+from qa.boilerplate import ParagraphCensus
 from qa.copies import signature
 from qa.errors import QAError
 from qa.lexical import tokenize
@@ -47,27 +47,26 @@ def sentence_span(text: str, chunk: Chunk, sentence: Sentence) -> tuple[int, int
 
 def write_segment(
     work_dir: Path,
-    articles: list[Article],
+    articles: PendingArticles,
     encoder: Encoder,
     settings: ChunkSettings,
     previous: Index | None,
     progress: Any,
     ann: str,
-    census: Mapping[str, ParagraphCensus] | None,
+    census: MutableMapping[str, ParagraphCensus] | None,
     known: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
-    signatures: Mapping[str, np.ndarray],
+    signatures: MutableMapping[str, np.ndarray],
     max_chunks: int | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Write one segment's files into ``work_dir``: its manifest entry and how many chunks were
     embedded (the others' vectors are in ``known``, by hash); ``progress`` (a tqdm bar) counts
-    the articles stored. With ``max_chunks``, the segment
-    takes whole articles until it holds that many chunks and leaves the rest in ``articles``,
-    so what it holds in memory while it is written (vectors, BM25) is bounded."""
+    the articles stored. Each article is let go once stored (and its ``census`` entry taken
+    out, like its ``signatures`` one), so the texts do not stay in memory next to the growing
+    vector and BM25 arrays. With
+    ``max_chunks``, the segment takes whole articles until it holds that many chunks and leaves
+    the rest in ``articles``, so what it holds in memory while it is written is bounded."""
     import bm25s
 
-    # Written in id order; each article is let go once stored, so the texts do not stay in
-    # memory next to the growing vector and BM25 arrays.
-    articles.sort(key=lambda a: a.id, reverse=True)
     store = create_store(work_dir / layout.STORE)
     vectors = VectorWriter(work_dir, encoder.dimension, ann)
 
@@ -92,12 +91,12 @@ def write_segment(
                 previous.sentence_analysis(article.id) if kept and previous else None,
                 previous.article_chunks(article.id, article.text) if kept and same_chunks and previous else None,
             )
-            counted = (census or {}).get(article.id)
+            counted = census.pop(article.id, None) if census is not None else None
             if counted is None and previous is not None:  # kept from the previous generation
                 counted = previous.paragraphs_of(article.id)
             if counted is not None:
                 insert_census(store, counted)
-            found = signatures.get(article.id)
+            found = signatures.pop(article.id, None)
             insert_signature(store, article.id, signature(article.text) if found is None else found)
             progress.update(1)
         sink.finish()
@@ -113,6 +112,33 @@ def write_segment(
     retriever.save(str(work_dir / layout.BM25_DIR), show_progress=False)
     (work_dir / layout.TERMS).write_text(json.dumps(lexical.document_frequency, separators=(",", ":")))
     return {"chunks": row, "sentences": sentence_count, "deleted": [], **structure}, sink.embedded
+
+
+class PendingArticles:
+    """The articles still to write, taken one at a time (``pop``) from a list, in id order, or
+    from an iterator as it reads them; ``taken`` counts those handed out."""
+
+    def __init__(self, articles: Iterable[Article]) -> None:
+        self._articles = iter(articles)
+        self._next = next(self._articles, None)
+        self.taken = 0
+
+    @classmethod
+    def of(cls, articles: list[Article]) -> PendingArticles:
+        """The articles of the list in id order, each let go by the list once handed out."""
+        articles.sort(key=lambda a: a.id, reverse=True)
+        return cls(articles.pop() for _ in range(len(articles)))
+
+    def __bool__(self) -> bool:
+        return self._next is not None
+
+    def pop(self) -> Article:
+        article = self._next
+        if article is None:
+            raise IndexError("no articles left")
+        self._next = next(self._articles, None)
+        self.taken += 1
+        return article
 
 
 def _add_article(

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from qa.analysis import ANALYSIS_VERSION
-from qa.clean import ParagraphCensus
+from qa.boilerplate import ParagraphCensus
 from qa.layout import STORE, corrupt
 from qa.models import Article, Chunk, Filters, Sentence
 
@@ -267,13 +267,15 @@ class Store:
                 self._newest_date = date.min
         return None if self._newest_date == date.min else self._newest_date
 
-    def paragraph_census(self) -> list[ParagraphCensus]:
-        """The paragraph census of every article (empty for a store written before it was kept)."""
+    def paragraph_census(self) -> Iterator[ParagraphCensus]:
+        """The paragraph census of every article, read as it is taken (none for a store written
+        before it was kept)."""
         try:
-            rows = self._store.execute("SELECT article_id, data FROM paragraphs").fetchall()
+            rows = self._store.execute("SELECT article_id, data FROM paragraphs")
         except sqlite3.OperationalError:  # no such table
-            return []
-        return [ParagraphCensus.from_json(article_id, data) for article_id, data in rows]
+            return
+        for article_id, data in rows:
+            yield ParagraphCensus.from_json(article_id, data)
 
     def paragraphs_of(self, article_id: str) -> ParagraphCensus | None:
         """One article's paragraph census, None when it was not kept."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,13 +18,23 @@ import numpy as np
 from qa import layout
 from qa.analysis import ANALYSIS_VERSION
 from qa.chunk import CHUNKING_VERSION, ChunkSettings
-from qa.clean import ParagraphCensus
-from qa.copies import find_copies, grown_copies, signature
+from qa.boilerplate import ParagraphCensus
+from qa.copies import copy_groups, find_copies, grown_copies, signature
 from qa.errors import IndexFormatError, InputError
 from qa.index import Index
-from qa.ingest import READING_VERSION, FileState, Skipped, Trimmed, file_id, load_articles, record_id
+from qa.ingest import (
+    READING_VERSION,
+    FileState,
+    ScannedArticles,
+    Skipped,
+    Trimmed,
+    file_id,
+    load_articles,
+    record_id,
+    scan_articles,
+)
 from qa.models import Article
-from qa.segment_writer import progress_bar, write_segment
+from qa.segment_writer import PendingArticles, progress_bar, write_segment
 from qa.sink import StoredModel, load_encoder, same_model
 from qa.vectors import VectorLayout, choose_layout
 
@@ -83,18 +94,28 @@ def build_index(
     with layout.writer_lock(root):
         previous = None if rebuild else Index.open_if_present(root)
         model_name = _resolve_model_name(model, previous)
-        known_files = previous.files if previous and previous.manifest.get("reading") == READING_VERSION else {}
-        ingested = load_articles(paths, previous.paragraph_census() if previous else (), known_files)
-        old_articles = previous.all_articles(texts=False) if previous else {}  # texts stay on disk
+        if previous is None:  # a full build, in bounded memory
+            scanned = scan_articles(paths)
+            if not scanned.count:
+                raise _no_articles(paths, scanned.skipped)
+            generation = _stream_generation(root, scanned, encoder or load_encoder(model_name, backend),
+                                            settings, show_progress, ann or "auto")
+            return IndexReport(
+                index_dir=str(root), added=generation.article_count, updated=0, unchanged=0, removed=0,
+                skipped=tuple(scanned.skipped), articles=generation.article_count,
+                chunks=generation.chunk_count, embedded_chunks=generation.embedded,
+                seconds=time.monotonic() - started, trimmed=tuple(scanned.trimmed),
+            )
+        known_files = previous.files if previous.manifest.get("reading") == READING_VERSION else {}
+        ingested = load_articles(paths, previous.paragraph_census(), known_files)
+        old_articles = previous.all_articles(texts=False)  # texts stay on disk
         new_articles = {a.id: a for a in ingested.articles}
         if ingested.unchanged:  # files not read again: their articles as indexed
             unchanged_files = set(ingested.unchanged)
             new_articles.update((i, a) for i, a in old_articles.items()
                                 if a.path in unchanged_files and i not in new_articles)
         if not new_articles:
-            where = ", ".join(str(p) for p in paths)
-            detail = f" ({len(ingested.skipped)} files skipped)" if ingested.skipped else ""
-            raise InputError(f"no articles found in {where}{detail}")
+            raise _no_articles(paths, ingested.skipped)
         removed = pruned_ids(old_articles, new_articles, paths, ingested.skipped) if prune else set()
         merged = {i: a for i, a in old_articles.items() if i not in removed and i not in new_articles}
         merged.update(new_articles)
@@ -111,11 +132,10 @@ def build_index(
         del ingested, old_articles, new_articles, merged  # the writer lets each article go once stored
 
         if encoder is None:
-            indexed_backend = previous.manifest.get("backend") if previous else None
-            encoder = load_encoder(model_name, indexed_backend or backend)
+            encoder = load_encoder(model_name, previous.manifest.get("backend") or backend)
         if ann is None:
-            ann = VectorLayout.from_manifest(previous.manifest).requested if previous else "auto"
-        if previous is not None and _can_add_segment(previous, encoder, settings, ann):
+            ann = VectorLayout.from_manifest(previous.manifest).requested
+        if _can_add_segment(previous, encoder, settings, ann):
             replaced = {a.id for a in written} | removed
             generation = _update_generation(root, previous, written, articles, replaced, encoder,
                                             settings, show_progress, ann, census, files)
@@ -136,6 +156,12 @@ def build_index(
         seconds=time.monotonic() - started,
         trimmed=trimmed,
     )
+
+
+def _no_articles(paths: Sequence[str | Path], skipped: Sequence[Skipped]) -> InputError:
+    where = ", ".join(str(p) for p in paths)
+    detail = f" ({len(skipped)} files skipped)" if skipped else ""
+    return InputError(f"no articles found in {where}{detail}")
 
 
 def remove_articles(
@@ -197,10 +223,41 @@ def _replace_generation(
     if reuse and previous is not None:
         known = previous.stored_vectors()
     signatures = {a.id: signature(a.text) for a in articles}
-    generation = _write_generation(root, articles, encoder, settings, previous, show_progress, ann,
-                                   census, kept=[], copies=find_copies(articles, signatures),
+    copies = find_copies(articles, signatures)
+    generation = _write_generation(root, PendingArticles.of(articles), encoder, settings, previous,
+                                   show_progress, ann, dict(census or {}), kept=[], copies=lambda: copies,
                                    known=known, signatures=signatures, files=files or {})
     return _switch(root, previous, generation)
+
+
+def _stream_generation(
+    root: Path, scanned: ScannedArticles, encoder: Encoder, settings: ChunkSettings, show_progress: bool, ann: str
+) -> _Generation:
+    """Write a generation holding the ``scanned`` articles, read again as they are stored, and
+    switch to it: of each article only its date and copy signature stay in memory (about 100
+    bytes and 4 bytes a sampled shingle), next to the segment being written."""
+    signatures: dict[str, np.ndarray] = {}  # the writer takes each out as it stores it
+    shingles, bounds = array("I"), array("q", [0])  # every signature, end to end
+    dates: dict[str, str | None] = {}
+
+    def signed() -> Iterator[Article]:
+        for article in scanned.articles():
+            found = signatures[article.id] = signature(article.text)
+            shingles.frombytes(found.tobytes())
+            bounds.append(len(shingles))
+            dates[article.id] = article.date
+            yield article
+
+    def copies() -> dict[str, str]:
+        values = np.array(shingles, dtype=np.uint32)
+        return copy_groups(list(dates), dates, [values[bounds[n]:bounds[n + 1]] for n in range(len(dates))])
+
+    # scanned.files is complete once every article is read: _write_generation writes it last.
+    generation = _write_generation(
+        root, PendingArticles(signed()), encoder, settings, None, show_progress, ann, scanned.census,
+        kept=[], copies=copies, known=({}, {}), signatures=signatures, files=scanned.files,
+        to_write=scanned.count)
+    return _switch(root, None, generation)
 
 
 def _stored_as(stored: Article | None, article: Article, previous: Index | None) -> bool:
@@ -290,9 +347,9 @@ def _update_generation(
     copies = grown_copies(previous.copies, {a.id: a.date for a in articles}, signatures,
                           [a.id for a in written], replaced)
     generation = _write_generation(
-        root, written + moved, encoder, settings, previous, show_progress, ann, census,
-        kept=kept, copies=copies, known=(chunks, sentences), article_count=len(articles),
-        signatures=signatures, files=files)
+        root, PendingArticles.of(written + moved), encoder, settings, previous, show_progress, ann,
+        dict(census or {}), kept=kept, copies=lambda: copies, known=(chunks, sentences),
+        article_count=len(articles), signatures=signatures, files=files, to_write=len(written) + len(moved))
     return _switch(root, previous, generation)
 
 
@@ -448,32 +505,34 @@ class _Generation:
 
 def _write_generation(
     root: Path,
-    articles: list[Article],
+    articles: PendingArticles,
     encoder: Encoder,
     settings: ChunkSettings,
     previous: Index | None,
     show_progress: bool,
     ann: str,
-    census: Mapping[str, ParagraphCensus] | None,
+    census: dict[str, ParagraphCensus],
     *,
     kept: list[dict[str, Any]],
-    copies: dict[str, str],
+    copies: Callable[[], Mapping[str, str]],
     known: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
-    signatures: Mapping[str, np.ndarray],
+    signatures: dict[str, np.ndarray],
     files: Mapping[str, FileState],
+    to_write: int,
     article_count: int | None = None,
 ) -> _Generation:
     """Seal a new generation made of the ``kept`` segments (manifest entries) and, when there
-    are ``articles``, new segments holding them (the list is emptied as they are stored): one
-    for every MAX_SEGMENT_CHUNKS chunks, each written and let go before the next, so a build's
-    memory does not grow with the archive. A segment that is not the last is sealed in a
-    directory of its own; until the generation naming it is switched in, it is a leftover that
-    the next update deletes, like any partial write."""
-    total = len(articles) if article_count is None else article_count
+    are ``articles`` (about ``to_write``), new segments holding them: one for every
+    MAX_SEGMENT_CHUNKS chunks, each written and let go before the next, so a build's memory
+    does not grow with the archive. A segment that is not the last is sealed in a directory of
+    its own; until the generation naming it is switched in, it is a leftover that the next
+    update deletes, like any partial write. ``copies`` (the copy table) and ``files`` are read
+    once the articles are written; ``article_count`` (None: the articles written) is the
+    generation's."""
     segments = list(kept)
     embedded = 0
     structure = {"vectors": previous.manifest["vectors"]} if previous and "vectors" in previous.manifest else {}
-    progress = progress_bar(show_progress, unit="article", desc="indexing", total=len(articles))
+    progress = progress_bar(show_progress, unit="article", desc="indexing", total=to_write)
     try:
         while True:
             with layout.new_generation(root) as (name, work_dir):
@@ -487,7 +546,8 @@ def _write_generation(
                     layout.seal_generation(root, work_dir, name, {"format_version": layout.FORMAT_VERSION,
                                                                   "segment": segments[-1]})
                     continue
-                (work_dir / layout.COPIES).write_text(json.dumps(copies, separators=(",", ":")))
+                total = articles.taken if article_count is None else article_count
+                (work_dir / layout.COPIES).write_text(json.dumps(copies(), separators=(",", ":")))
                 (work_dir / layout.FILES).write_text(json.dumps(
                     {path: state.to_json() for path, state in files.items()}, separators=(",", ":")))
                 manifest = {

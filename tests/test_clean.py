@@ -9,7 +9,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.clean import clean_text, find_date, parse_date, remove_corpus_boilerplate
+from qa.boilerplate import remove_corpus_boilerplate
+from qa.clean import clean_text, find_date, parse_date
 from qa.models import Article
 
 _LINK = re.compile(r"!\[[^\]]*\]\([^)]*\)|\[([^\]]*)\]\([^)]*\)")
