@@ -39,27 +39,34 @@ def shingle_overlaps(signatures: Sequence[np.ndarray]) -> Iterator[tuple[int, in
     """``(i, j, shared)`` for every pair ``i < j`` of signatures (sorted, unique uint32 arrays)
     that share ``shared`` shingles. All values sit in one sorted array (8 bytes a shingle), and
     each signature looks its values up there in turn, so memory stays a few bytes a shingle."""
+    values, owners = _lookup_table(signatures)
+    for position, mine in enumerate(signatures):
+        found, counts = _shared_with(values, owners, mine)
+        for other, count in zip(found.tolist(), counts.tolist()):
+            if other > position:
+                yield position, other, count
+
+
+def _lookup_table(signatures: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """All the values of ``signatures``, sorted, with the position of the signature each is from."""
     sizes = np.array([len(s) for s in signatures], dtype=np.int64)
     if not sizes.sum():
-        return
+        return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.int32)
     values = np.concatenate([np.asarray(s, dtype=np.uint32) for s in signatures])
     owners = np.repeat(np.arange(len(signatures), dtype=np.int32), sizes)
     order = np.argsort(values, kind="stable")
-    values, owners = values[order], owners[order]
-    del order
-    for position, mine in enumerate(signatures):
-        if not len(mine):
-            continue
-        low = np.searchsorted(values, mine, "left")
-        lengths = np.searchsorted(values, mine, "right") - low
-        total = int(lengths.sum())
-        starts = np.repeat(low - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
-        others = owners[starts + np.arange(total)]
-        others = others[others > position]
-        if len(others):
-            found, counts = np.unique(others, return_counts=True)
-            for other, count in zip(found.tolist(), counts.tolist()):
-                yield position, other, count
+    return values[order], owners[order]
+
+
+def _shared_with(values: np.ndarray, owners: np.ndarray, mine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The owners in a ``_lookup_table`` that share values with ``mine``, and how many each."""
+    if not len(mine) or not len(values):
+        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64)
+    low = np.searchsorted(values, mine, "left")
+    lengths = np.searchsorted(values, mine, "right") - low
+    total = int(lengths.sum())
+    starts = np.repeat(low - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+    return np.unique(owners[starts + np.arange(total)], return_counts=True)
 
 
 def signature(text: str) -> np.ndarray:
@@ -114,17 +121,16 @@ def grown_copies(
         for position, other, count in shingle_overlaps(arrays):
             if _copies(count, len(arrays[position]), len(arrays[other])):
                 groups.join(ids[position], ids[other])
-    new = {i: _usable(signatures[i]) for i in written if i in signatures}
-    wanted = np.unique(np.concatenate(list(new.values()))) if new else np.zeros(0, dtype=np.uint32)
-    if len(wanted):
-        for article_id, values in signatures.items():
-            mine = _usable(values)
-            if not len(mine) or not np.isin(mine, wanted, assume_unique=True).any():
-                continue
-            for other, theirs in new.items():
-                shared = len(np.intersect1d(mine, theirs, assume_unique=True))
-                if other != article_id and _copies(shared, len(mine), len(theirs)):
-                    groups.join(article_id, other)
+    new_ids = [i for i in written if i in signatures]
+    new = [_usable(signatures[i]) for i in new_ids]
+    values, owners = _lookup_table(new)  # each article looks its values up among the new ones
+    for article_id, article_values in signatures.items():
+        mine = _usable(article_values)
+        found, counts = _shared_with(values, owners, mine)
+        for position, shared in zip(found.tolist(), counts.tolist()):
+            other = new_ids[position]
+            if other != article_id and _copies(shared, len(mine), len(new[position])):
+                groups.join(article_id, other)
     return groups.named(dates)
 
 
