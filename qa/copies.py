@@ -42,9 +42,9 @@ def shingle_overlaps(signatures: Sequence[np.ndarray]) -> Iterator[tuple[int, in
     values, owners = _lookup_table(signatures)
     for position, mine in enumerate(signatures):
         found, counts = _shared_with(values, owners, mine)
-        for other, count in zip(found.tolist(), counts.tolist()):
-            if other > position:
-                yield position, other, count
+        later = found > position  # each pair once, and not the signature with itself
+        for other, count in zip(found[later].tolist(), counts[later].tolist()):
+            yield position, other, count
 
 
 def _lookup_table(signatures: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
